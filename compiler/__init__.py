@@ -1,0 +1,1 @@
+"""catsplit edit compiler: split a coarse category of a bundle's head into subcategories."""

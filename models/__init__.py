@@ -1,0 +1,1 @@
+"""Bundle makers: ONNX import by graph surgery, PyTorch export, our own models, shipped bundles."""
