@@ -92,3 +92,29 @@ def splice(head: onnx.ModelProto, coarse: int, w_new: np.ndarray, b_new: np.ndar
 def spliced_labels(labels: Sequence[str], coarse: int, new: Sequence[str]) -> list[str]:
     """The label list that matches `splice`'s columns."""
     return [s for i, s in enumerate(labels) if i != coarse] + list(new)
+
+
+def verify_splice(old_path: str, new_path: str, coarse: int, k: int, feature_dim: int,
+                  batch: int = 64, seed: int = 0) -> None:
+    """Refuse a spliced head unless it is valid ONNX, loads in onnxruntime, and every untouched column is
+    bit-identical to the input head's on a random batch of feature vectors (raises CompileError)."""
+    import onnxruntime as ort
+
+    from catsplit.compiler.errors import CompileError
+
+    try:
+        onnx.checker.check_model(new_path, full_check=True)
+        sessions = [ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in (old_path, new_path)]
+    except Exception as e:  # checker and onnxruntime raise assorted types; all mean "do not write this"
+        raise CompileError(f"{new_path}: the spliced head does not verify: {e}") from None
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((batch, feature_dim)) * rng.uniform(0.1, 10, (batch, 1))).astype(np.float32)
+    old, new = (s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions)
+    expected = np.delete(old, coarse, axis=1)
+    if new.shape != (batch, old.shape[1] - 1 + k):
+        raise CompileError(f"{new_path}: spliced head gives {new.shape[1]} logits, expected "
+                           f"{old.shape[1] - 1 + k}")
+    if not np.array_equal(new[:, :expected.shape[1]].view(np.int32), expected.view(np.int32)):
+        raise CompileError(f"{new_path}: untouched logits differ from the input head's")
+    if not np.isfinite(new[:, expected.shape[1]:]).all():
+        raise CompileError(f"{new_path}: the new rows give non-finite logits")

@@ -1,0 +1,138 @@
+"""Modifier Alignment (METHOD.md 3): learn text -> weight space from the head, then map the new modifiers.
+
+g is an MLP (d_text -> 384 -> GELU -> D) trained fresh for every edit with MSE on pairs built from the
+head: (group name -> p_g), (fine label -> W[y]), (modifier -> v_y) for each dictionary group, and
+(group name -> W[y]) for each one-row group. Inputs are the text encoder's unnormalised embeddings.
+AdamW lr 1e-3, cosine annealing over `max_epochs`, batches of 10 shuffled by a seeded generator; after
+every epoch the mean cosine between g's predictions and the targets over the epoch's batches feeds an
+EMA (beta 0.95); training stops when the EMA has not improved by `min_delta` for `patience` epochs,
+and the state with the best EMA is restored.
+
+Our choices (METHOD leaves them open): `max_epochs=200` (a 174-class head converges well before),
+the EMA starts at the first epoch's value, and training runs on one torch thread so that a seed gives
+the same rows on every run of the same machine.
+"""
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from catsplit.compiler.dictionary import Dictionary
+
+HIDDEN = 384
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    hidden: int = HIDDEN
+    lr: float = 1e-3
+    batch_size: int = 10
+    max_epochs: int = 200
+    ema: float = 0.95
+    patience: int = 5
+    min_delta: float = 1e-3
+
+
+@dataclass(frozen=True)
+class AlignResult:
+    mlp: nn.Module
+    epochs: int
+    best_epoch: int
+    best_cosine_ema: float
+    num_pairs: int
+
+
+class AlignmentMLP(nn.Sequential):
+    def __init__(self, d_text: int, d_out: int, hidden: int = HIDDEN):
+        super().__init__(nn.Linear(d_text, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def alignment_pairs(dictionary: Dictionary, labels: Sequence[str],
+                    w: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The training texts and their weight-space targets [N, D], in a fixed order."""
+    index = {y: i for i, y in enumerate(labels)}
+    texts: list[str] = []
+    targets: list[np.ndarray] = []
+    for name, p in dictionary.prototypes.items():
+        texts.append(name)
+        targets.append(p)
+    for e in dictionary.entries:
+        texts += [e.label, e.modifier]
+        targets += [w[index[e.label]], e.vector]
+    for name, y in dictionary.singletons.items():
+        texts.append(name)
+        targets.append(w[index[y]])
+    return texts, np.stack(targets).astype(np.float32)
+
+
+def train_alignment(x: np.ndarray, y: np.ndarray, seed: int = 0,
+                    config: AlignConfig = AlignConfig()) -> AlignResult:
+    """Fit g on embeddings x [N, d_text] -> targets y [N, D]."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))
+    mlp = AlignmentMLP(xt.shape[1], yt.shape[1], config.hidden)
+    opt = torch.optim.AdamW(mlp.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.max_epochs)
+    best, best_state, best_epoch, ema, stale, epoch = -np.inf, None, 0, None, 0, 0
+    with single_thread():
+        for epoch in range(1, config.max_epochs + 1):
+            mlp.train()
+            cosines = []
+            for idx in torch.randperm(len(xt), generator=gen).split(config.batch_size):
+                pred = mlp(xt[idx])
+                loss = nn.functional.mse_loss(pred, yt[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                cosines.append(nn.functional.cosine_similarity(pred.detach(), yt[idx], dim=1).mean().item())
+            sched.step()
+            value = float(np.mean(cosines))
+            ema = value if ema is None else config.ema * ema + (1 - config.ema) * value
+            if ema > best + config.min_delta:
+                best, best_state, best_epoch, stale = ema, copy.deepcopy(mlp.state_dict()), epoch, 0
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    mlp.load_state_dict(best_state)
+    mlp.eval()
+    return AlignResult(mlp, epoch, best_epoch, float(best), len(xt))
+
+
+def predict(mlp: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return mlp(torch.from_numpy(np.asarray(x, np.float32))).numpy()
+
+
+def modifier_alignment(encoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
+                       labels: Sequence[str], w: np.ndarray, seed: int = 0,
+                       config: AlignConfig = AlignConfig()) -> tuple[np.ndarray, AlignResult]:
+    """New rows [k, D] = W[c] + g(phi(m(s_i))), and the trained g with its training record."""
+    texts, targets = alignment_pairs(dictionary, labels, w)
+    emb = np.asarray(encoder.encode(texts + list(target_modifiers)), np.float32)
+    result = train_alignment(emb[:len(texts)], targets, seed, config)
+    rows = w_coarse[None, :] + predict(result.mlp, emb[len(texts):])
+    return rows.astype(np.float32), result
+
+
+def describe(result: AlignResult, modifiers: Mapping[str, str]) -> dict:
+    """What goes into the edit record for an MA edit."""
+    return {"pairs": result.num_pairs, "epochs": result.epochs, "best_epoch": result.best_epoch,
+            "best_cosine_ema": round(result.best_cosine_ema, 6), "modifiers": dict(modifiers)}
