@@ -1,0 +1,161 @@
+"""Command line: the umbrella `catsplit` group and `catsplit-run`.
+
+The umbrella loads every subcommand lazily by dotted path, so `catsplit run` on an edge device never
+imports the compiler (torch, onnx, tokenizers); a subcommand whose package is not installed says so
+in one line instead of failing with a traceback. Every error is one line on stderr,
+`catsplit: error: <file>: <problem>`; exit status 1 when some videos failed, 2 for a bad bundle or
+bad usage.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+import click
+
+# name -> (module, attribute, extra that installs it)
+SUBCOMMANDS = {
+    "import": ("catsplit.models.cli", "import_cmd", "compiler"),
+    "export": ("catsplit.models.cli", "export_cmd", "compiler"),
+    "quantize": ("catsplit.models.cli", "quantize_cmd", "compiler"),
+    "compile": ("catsplit.compiler.cli", "compile_cmd", "compiler"),
+    "edits": ("catsplit.compiler.cli", "edits", "compiler"),
+    "groups": ("catsplit.compiler.cli", "groups", "compiler"),
+    "text-encoder": ("catsplit.compiler.cli", "text_encoder", "compiler"),
+    "run": ("catsplit.runtime.cli", "run", "runtime"),
+}
+EXIT_VIDEO, EXIT_USAGE = 1, 2
+
+
+def error_line(message: str) -> None:
+    click.echo(f"catsplit: error: {message}", err=True)
+
+
+class OneLineErrors:
+    """Mixin for click commands: usage errors become one `catsplit: error:` line, no usage dump."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
+        extra["standalone_mode"] = False
+        try:
+            rv = super().main(args, prog_name, **extra)  # type: ignore[misc]
+        except click.ClickException as e:
+            error_line(e.format_message())
+            sys.exit(e.exit_code)
+        except click.Abort:
+            error_line("aborted")
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class OneLineCommand(OneLineErrors, click.Command):
+    pass
+
+
+class LazyGroup(OneLineErrors, click.Group):
+    """A click group whose subcommands are imported only when named."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr, extra = SUBCOMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            return _not_installed(name, extra, e)
+
+
+def _not_installed(name: str, extra: str, why: Exception) -> click.Command:
+    message = f"subcommand {name} is not installed (needs catsplit[{extra}]: {why})"
+
+    def fail() -> None:
+        error_line(message)
+        sys.exit(EXIT_USAGE)
+
+    return click.Command(name, callback=fail, help=message, short_help=f"(not installed: catsplit[{extra}])",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="catsplit")
+def catsplit() -> None:
+    """catsplit: split coarse labels of a deployed ONNX video classifier, and run it.
+
+    `catsplit run` classifies videos with a bundle; the other subcommands (import, export, compile,
+    ...) make and edit bundles and need the workstation install, catsplit[compiler].
+    """
+
+
+def _parse_views(value: str) -> tuple[int, int]:
+    try:
+        clips, crops = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not CLIPSxCROPS, e.g. 1x1 or 2x3", param_hint="--views") from None
+    if clips < 1 or crops not in (1, 3):
+        raise click.BadParameter(f"{value!r}: clips must be >= 1 and crops 1 or 3", param_hint="--views")
+    return clips, crops
+
+
+def _print_table(pred: Any) -> None:
+    t = pred.timings_ms
+    click.echo(f"{pred.video}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone {t['backbone']:.1f} ms, "
+               f"head {t['head']:.1f} ms]")
+    width = max(len(label) for label, _ in pred.top_k)
+    for rank, (label, prob) in enumerate(pred.top_k, 1):
+        click.echo(f"  {rank:>2}  {label:<{width}}  {prob:.4f}")
+
+
+@click.command("run", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("bundle", type=click.Path(path_type=str))
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Execution provider: auto = CUDA when it starts here, else CPU. The one that ran is reported.")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Labels per video.")
+@click.option("--views", default="1x1", show_default=True, metavar="CLIPSxCROPS",
+              help="Temporal clips x spatial crops (1 or 3) per video; probabilities are averaged over views.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime intra-op threads (default: onnxruntime's choice).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Views per backbone run; views of several videos share a batch.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per video per line on stdout.")
+def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: str, threads: int | None,
+        batch_size: int, as_json: bool) -> int:
+    """Classify VIDEO files with the bundle at BUNDLE.
+
+    A video that cannot be used (missing, empty, truncated, not a video, too short) gets one error
+    line on stderr, the others are still classified, and the exit status is 1. A bad bundle stops
+    everything with exit status 2.
+    """
+    from catsplit.runtime.bundle import BundleError
+    from catsplit.runtime.session import ProviderError, Runtime
+
+    clips_crops = _parse_views(views)
+    try:
+        runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
+        failed = 0
+        show_bar = len(videos) >= 20 and sys.stderr.isatty()
+        with click.progressbar(length=len(videos), file=sys.stderr, label="classifying",
+                               hidden=not show_bar) as bar:
+            for pred in runtime.iter_classify(videos, top_k):
+                bar.update(1)
+                if pred.error is not None:
+                    failed += 1
+                    error_line(pred.error)
+                elif as_json:
+                    click.echo(json.dumps(pred.to_json()))
+                else:
+                    _print_table(pred)
+    except (BundleError, ProviderError) as e:
+        error_line(str(e))
+        return EXIT_USAGE
+    except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
+        if os.environ.get("CATSPLIT_DEBUG"):
+            raise
+        error_line(f"{bundle}: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return EXIT_USAGE
+    return EXIT_VIDEO if failed else 0
