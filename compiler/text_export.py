@@ -1,0 +1,162 @@
+"""Convert a transformers checkpoint directory into a catsplit text encoder (see text_encoder.py).
+
+Two kinds:
+- "bert": a sentence encoder loaded with AutoModel (BERT, MiniLM, RoBERTa, MPNet, ...). The graph
+  outputs the last hidden state; pooling follows the sentence-transformers `1_Pooling/config.json`
+  when the directory has one (mean or cls), else mean pooling.
+- "clip": a CLIP text tower (CLIPTextModelWithProjection; a full CLIP checkpoint works too, its
+  vision half is ignored). The graph outputs `text_embeds`, the projection of the EOS token's pooled
+  output, so no pooling is left to do.
+
+The graph is exported with torch.onnx (dynamo) with dynamic batch and sequence axes and written with
+catsplit's save_onnx. The tokenizer is the checkpoint's own, saved as a `tokenizers` tokenizer.json.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from catsplit.compiler.errors import CompileError
+from catsplit.compiler.text_encoder import ENCODER_JSON, FORMAT, MODEL, TOKENIZER, TextEncoder
+
+try:
+    from catsplit.models.onnx_io import save_onnx
+except ImportError:  # TEMP until models/onnx_io.py lands
+    def save_onnx(model, path):
+        import onnx
+        model.ir_version = min(model.ir_version, 10)
+        onnx.save(model, str(path))
+
+KINDS = ("auto", "bert", "clip")
+CLIP_TYPES = ("clip", "clip_text_model")
+
+
+def detect_kind(src: Path) -> str:
+    """"clip" for CLIP checkpoints, else "bert" (any AutoModel sentence encoder)."""
+    cfg = src / "config.json"
+    try:
+        model_type = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
+    except FileNotFoundError:
+        raise CompileError(f"{cfg}: missing (not a transformers checkpoint directory)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CompileError(f"{cfg}: not valid JSON ({e})") from None
+    return "clip" if model_type in CLIP_TYPES else "bert"
+
+
+def _st_pooling(src: Path) -> str:
+    """The pooling a sentence-transformers directory declares (mean unless it says cls)."""
+    cfg = src / "1_Pooling" / "config.json"
+    if cfg.is_file() and json.loads(cfg.read_text(encoding="utf-8")).get("pooling_mode_cls_token"):
+        return "cls"
+    return "mean"
+
+
+def _max_length(src: Path, tokenizer, config) -> int:
+    st = src / "sentence_bert_config.json"
+    if st.is_file():
+        n = json.loads(st.read_text(encoding="utf-8")).get("max_seq_length")
+        if n:
+            return int(n)
+    limit = int(getattr(config, "max_position_embeddings", 512))
+    n = getattr(tokenizer, "model_max_length", limit) or limit
+    return int(min(n, limit))
+
+
+def _load(src: Path, kind: str):
+    """(wrapper module, output name, dim, pooling, hf config) for one kind of checkpoint."""
+    import torch
+    from transformers import AutoModel, CLIPTextModelWithProjection
+
+    if kind == "clip":
+        model = CLIPTextModelWithProjection.from_pretrained(src, attn_implementation="eager")
+
+        class Clip(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask).text_embeds
+
+        return Clip(model), "text_embeds", model.config.projection_dim, "none", model.config
+    model = AutoModel.from_pretrained(src, attn_implementation="eager")
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return Encoder(model), "last_hidden_state", model.config.hidden_size, _st_pooling(src), model.config
+
+
+def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: str = "auto",
+                        name: str | None = None, force: bool = False, note: str | None = None) -> TextEncoder:
+    """Export checkpoint `src` to the text encoder directory `out` (written atomically)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    src, out = Path(src), Path(out)
+    if kind not in KINDS:
+        raise CompileError(f"{src}: kind must be one of {KINDS}, got {kind!r}")
+    if not src.is_dir():
+        raise CompileError(f"{src}: not a directory")
+    if out.exists() and not force:
+        raise CompileError(f"{out}: already exists (use --force to replace it)")
+    kind = detect_kind(src) if kind == "auto" else kind
+    t0 = time.perf_counter()
+    print(f"catsplit: exporting text encoder {src} ({kind}) to ONNX"
+          f"{f' ({note})' if note else ''}; this takes a minute, once", file=sys.stderr)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src)
+        wrapper, output, dim, pooling, config = _load(src, kind)
+        wrapper.eval()
+    except (OSError, ValueError, KeyError) as e:
+        raise CompileError(f"{src}: cannot load as a {kind} checkpoint ({str(e).splitlines()[0]})") from None
+    example = tokenizer(["a short text", "a somewhat longer text to export with"], padding=True,
+                        return_tensors="pt")
+    args = (example["input_ids"], example["attention_mask"])
+    names = ["input_ids", "attention_mask"]
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=_max_length(src, tokenizer, config))
+    shapes = {n: {0: batch, 1: seq} for n in names}
+    log = io.StringIO()  # the exporter's chatter goes to stdout; keep it out of --json output
+    with torch.no_grad(), contextlib.redirect_stdout(log), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about the checkpoint's code; the tests check the graph
+        program = torch.onnx.export(wrapper, args, input_names=names, output_names=[output],
+                                    dynamic_shapes=shapes, dynamo=True, opset_version=18)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_onnx(program.model_proto, tmp / MODEL)
+        backend = tokenizer.backend_tokenizer
+        backend.no_padding()
+        backend.no_truncation()
+        backend.save(str(tmp / TOKENIZER))
+        spec = {"format": FORMAT, "name": name or src.name, "kind": kind, "dim": int(dim),
+                "pooling": pooling, "output": output, "max_length": _max_length(src, tokenizer, config),
+                "pad_id": int(tokenizer.pad_token_id or 0), "normalize": False,
+                "source": {"path": str(src.resolve()), "model_type": config.model_type}}
+        (tmp / ENCODER_JSON).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        if out.exists():  # force
+            shutil.rmtree(out)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not (out / ENCODER_JSON).is_file():  # not a concurrent export of the same encoder
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"catsplit: text encoder written to {out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return TextEncoder(out)
