@@ -3,6 +3,7 @@ torch.onnx (TorchScript exporter) and written with `write_bundle`."""
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import onnx
@@ -34,8 +35,10 @@ class TinyBackbone(nn.Module):
 def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
     """Export with a dynamic batch axis; IR version capped so onnxruntime 1.31 loads it."""
     buf = io.BytesIO()
-    torch.onnx.export(module.eval(), (example,), buf, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is deprecated
+        torch.onnx.export(module.eval(), (example,), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     model.ir_version = min(model.ir_version, 10)
     return model.SerializeToString()
