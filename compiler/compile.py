@@ -70,6 +70,13 @@ def _modifier(sub, spec: SplitSpec) -> str:
     return derive_modifier(sub.label, spec.split, [s for s in spec.labels if s != sub.label])
 
 
+def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[str]]:
+    """The scheme after the split: c's group is exactly the new subcategories (each label in one group)."""
+    new = set(spec.labels)
+    out = {name: [y for y in ys if y not in new] for name, ys in groups.items() if name != spec.split}
+    return {**{name: ys for name, ys in out.items() if ys}, spec.split: spec.labels}
+
+
 def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
                   out: str | os.PathLike, method: str = "ma", mode: str = "flat",
                   shots: str | os.PathLike | None = None, init: str | None = None,
@@ -119,9 +126,6 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
     zero_shot = init if init in METHODS else None
     groups = bundle.groups
     if zero_shot:
-        if bundle.groups is None and groups_file is None:
-            raise CompileError(f"{meta}: has no group scheme; pass --groups FILE or run "
-                               f"`catsplit groups propose {bundle.path}` and review its proposal")
         from catsplit.compiler.groups import resolve_groups
         groups = resolve_groups(bundle, groups_file)
     clock.lap("check")
@@ -132,14 +136,14 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
                               "seed": seed, "text_encoder": None}
     rows = None
     if zero_shot:
+        dictionary = build_dictionary(bundle.labels, w, groups, bundle.modifiers, str(meta))
+        clock.lap("dictionary")
         encoder = text_encoder
         if isinstance(text_encoder, (str, os.PathLike)):
             from catsplit.compiler.text_encoder import load_text_encoder
             encoder = load_text_encoder(text_encoder)
         record["text_encoder"] = {"name": encoder.name, "sha256": encoder.sha256}
         clock.lap("text_encoder")
-        dictionary = build_dictionary(bundle.labels, w, groups, bundle.modifiers, str(meta))
-        clock.lap("dictionary")
         if zero_shot == "mr":
             rows, found = modifier_retrieval(encoder, w[c], spec.labels, modifiers, dictionary)
             sources = [{"label": r.target, "modifier": m, "from": f"W[c] + v[{r.entry}]", "entry": r.entry,
@@ -173,7 +177,7 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
     n = len(bundle.edits) + 1
     new_head = splice(head, c, w_new, b_new, mode, tag=f"edit{n}")
     labels = spliced_labels(bundle.labels, c, spec.labels)
-    new_groups = {**groups, spec.split: spec.labels} if groups is not None else None
+    new_groups = _regroup(groups, spec) if groups is not None else None
     new_modifiers = {**bundle.modifiers, **{s.label: s.modifier for s in spec.into if s.modifier}}
     with tempfile.TemporaryDirectory(prefix=".catsplit-compile-", dir=out.parent if out.parent.exists() else None) as tmp:
         path = Path(tmp) / "head.onnx"

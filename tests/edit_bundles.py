@@ -32,8 +32,8 @@ LABELS = [*GROUPS["Pushing something"], *GROUPS["Pulling something"], "Moving so
 MODIFIERS = {"Pushing something from left to right": "from left to right",
              "Pushing something from right to left": "from right to left",
              "Pushing something off the table": "off the table",
-             "Pulling something from left to right": "from left to right",
-             "Pulling something from right to left": "from right to left"}
+             "Pulling something from left to right": "from left to right towards you",
+             "Pulling something from right to left": "from right to left towards you"}
 SPLIT = {"split": "Moving something", "into": [{"label": "Moving something up", "modifier": "upwards"},
                                                {"label": "Moving something down", "modifier": "downwards"}]}
 

@@ -6,7 +6,7 @@ from catsplit.compiler.compile import compile_split
 from catsplit.compiler.dictionary import build_dictionary
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.mr import greedy_assign, modifier_retrieval
-from edit_bundles import GROUPS, LABELS, MODIFIERS, SPLIT, HashedBagOfWords, head_weights, logits, make_bundle
+from edit_bundles import GROUPS, LABELS, MODIFIERS, HashedBagOfWords, head_weights, logits, make_bundle
 
 
 def test_greedy_takes_global_maximum_not_per_row_argmax():
@@ -44,6 +44,7 @@ def test_dictionary_needs_a_group_with_two_rows():
 
 def _expected_mr(enc, w, targets, mods, dictionary):
     def unit(x):
+        x = x.astype(np.float64)
         return x / np.linalg.norm(x, axis=1, keepdims=True)
     e = dictionary.entries
     s = 0.5 * unit(enc.encode(mods)) @ unit(enc.encode([x.modifier for x in e])).T \
@@ -74,14 +75,16 @@ def test_mr_rows_follow_the_formula():
 
 def test_compile_mr_writes_the_rows_into_the_head(tmp_path):
     src = make_bundle(tmp_path / "b")
-    rep = compile_split(src.path, SPLIT, tmp_path / "out", method="mr", text_encoder=HashedBagOfWords())
+    targets, mods = ["Moving something rightwards", "Moving something off a shelf"], ["from left to right", "off the table"]
+    spec = {"split": "Moving something", "into": [{"label": t, "modifier": m} for t, m in zip(targets, mods)]}
+    rep = compile_split(src.path, spec, tmp_path / "out", method="mr", text_encoder=HashedBagOfWords())
     w, b = head_weights()
     c = LABELS.index("Moving something")
     d = build_dictionary(LABELS, w, GROUPS, MODIFIERS)
-    expected, _ = _expected_mr(HashedBagOfWords(), w[c], ["Moving something up", "Moving something down"],
-                               ["upwards", "downwards"], d)
+    expected, _ = _expected_mr(HashedBagOfWords(), w[c], targets, mods, d)
     x = np.random.default_rng(3).standard_normal((8, w.shape[1])).astype(np.float32)
     got = logits(tmp_path / "out" / "head.onnx", x)
     np.testing.assert_allclose(got[:, -2:], x @ expected.T + b[c], rtol=1e-5, atol=1e-5)
-    assert [s["entry"] for s in rep.record["sources"]] == [s["entry"] for s in rep.to_json()["sources"]]
+    assert [s["entry"] for s in rep.to_json()["sources"]] == ["Pushing something from left to right",
+                                                              "Pushing something off the table"]
     assert rep.record["method"] == "mr" and rep.record["text_encoder"]["name"] == "hashed-bow-64"
