@@ -64,6 +64,14 @@ def _options(threads: int | None) -> ort.SessionOptions:
     return so
 
 
+def _guard(path: Path) -> None:
+    """External data must stay inside the file's folder (checked without reading those files)."""
+    try:
+        check_external_data(path)
+    except OnnxGuardError as e:
+        raise BundleError(str(e)) from None
+
+
 def _new_session(path: Path, providers: list[str], threads: int | None) -> ort.InferenceSession:
     quiet = CUDA in providers  # a CUDA EP without its libraries logs loudly, then falls back to CPU
     if quiet:
@@ -118,7 +126,9 @@ class Runtime:
         self.views, self.batch_size, self.threads = (clips, crops), batch_size, threads
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self._providers = _providers_for(provider)
-        self._backbone = self._session(self.bundle.backbone_path)
+        for path in (self.bundle.backbone_path, self.bundle.head_path):
+            _guard(path)  # both files, before onnxruntime opens either
+        self._backbone = _new_session(self.bundle.backbone_path, self._providers, threads)
         self.provider = self._backbone.get_providers()[0]
         if self._providers[0] == CUDA and self.provider != CUDA:
             _cuda_failed()
@@ -126,17 +136,10 @@ class Runtime:
                 raise ProviderError(_NO_CUDA)
             self._providers = [CPU]
         self._check_backbone()
-        self._head = self._session(self.bundle.head_path)
+        self._head = _new_session(self.bundle.head_path, self._providers, threads)
         self._check_head(self._head, self.bundle)
 
     # -- sessions and their checks ------------------------------------------------------------
-    def _session(self, path: Path) -> ort.InferenceSession:
-        try:
-            check_external_data(path)
-        except OnnxGuardError as e:
-            raise BundleError(str(e)) from None
-        return _new_session(path, self._providers, self.threads)
-
     @property
     def labels(self) -> list[str]:
         return self.bundle.labels
@@ -236,7 +239,8 @@ class Runtime:
         if new.feature_dim != self.feature_dim:
             raise BundleError(f"{new.path / 'bundle.json'}: feature_dim {new.feature_dim} differs from the "
                               f"backbone's {self.feature_dim}")
-        head = self._session(new.head_path)
+        _guard(new.head_path)
+        head = _new_session(new.head_path, self._providers, self.threads)
         self._check_head(head, new)
         self._head, self.bundle = head, new
 
