@@ -20,7 +20,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle
+from catsplit.runtime.bundle import BACKBONE, Bundle, BundleError, load_bundle
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.runtime.video import VideoError, load_views
 
@@ -114,7 +114,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Runtime:
-    """Run a bundle: `classify` videos, or call `features` / `logits` on arrays yourself."""
+    """Run a bundle: `classify` videos, or call `features` / `logits` on arrays yourself.
+
+    `bundle` is a directory (loaded and sha256-verified here) or a `Bundle` already loaded (used
+    as is). Before either session exists, both ONNX files pass `check_external_data`; then the
+    backbone's input must fit bundle.json's preprocess, its output `feature_dim`, and the head must
+    map `feature_dim` to one logit per label. `views` = (temporal clips, spatial crops 1 or 3) per
+    video; `batch_size` = views per backbone run.
+    """
 
     def __init__(self, bundle: str | os.PathLike | Bundle, provider: str = "auto", threads: int | None = None,
                  views: tuple[int, int] = (1, 1), batch_size: int = 8):
@@ -258,34 +265,34 @@ class Runtime:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         clips, crops = self.views
-        pending: list[tuple[str, np.ndarray, float]] = []
+        pending: list[tuple[str, np.ndarray | str, float]] = []  # (video, views or error, decode ms)
         for video in videos:
             name = os.fspath(video)
             t0 = time.perf_counter()
             try:
-                views = load_views(name, self.bundle.preprocess, clips, crops)
+                views: np.ndarray | str = load_views(name, self.bundle.preprocess, clips, crops)
             except VideoError as e:
-                yield from self._flush(pending, top_k)
-                yield Prediction(name, [], self.provider, {}, error=str(e))
-                continue
+                views = str(e)
             pending.append((name, views, (time.perf_counter() - t0) * 1e3))
-            if sum(len(v) for _, v, _ in pending) >= self.batch_size:
+            if sum(len(v) for _, v, _ in pending if isinstance(v, np.ndarray)) >= self.batch_size:
                 yield from self._flush(pending, top_k)
         yield from self._flush(pending, top_k)
 
-    def _flush(self, pending: list[tuple[str, np.ndarray, float]], top_k: int) -> Iterator[Prediction]:
+    def _flush(self, pending: list[tuple[str, np.ndarray | str, float]], top_k: int) -> Iterator[Prediction]:
         """Run the backbone and head over the pending videos' views, in chunks of `batch_size`."""
-        if not pending:
-            return
-        x = np.concatenate([v for _, v, _ in pending])
+        batch = [v for _, v, _ in pending if isinstance(v, np.ndarray)]
+        x = np.concatenate(batch) if batch else np.zeros((0,))
         logits, backbone_ms, head_ms = [], 0.0, 0.0
         for start in range(0, len(x), self.batch_size):
             lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size])
             logits.append(lg)
             backbone_ms, head_ms = backbone_ms + b_ms, head_ms + h_ms
-        probs = _softmax(np.concatenate(logits))
+        probs = _softmax(np.concatenate(logits)) if logits else None
         start = 0
         for name, views, decode_ms in pending:
+            if isinstance(views, str):
+                yield Prediction(name, [], self.provider, {}, error=views)
+                continue
             p = probs[start:start + len(views)].mean(axis=0)
             share = len(views) / len(x)
             start += len(views)
