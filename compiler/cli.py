@@ -128,3 +128,118 @@ def undo_cmd(bundle, out, force):
 
     restored = undo(bundle, out, force=force)
     click.echo(f"{restored.path}: undid edit {len(restored.edits) + 1}; {restored.num_classes} labels")
+
+
+# --- text encoders and group schemes -------------------------------------------------------------
+
+@click.group("text-encoder", context_settings={"help_option_names": ["-h", "--help"]})
+def text_encoder():
+    """Text encoders for MR/MA: export a transformers checkpoint to ONNX + tokenizer.json."""
+
+
+@text_encoder.command("export")
+@click.option("--from", "src", required=True, type=click.Path(),
+              help="transformers checkpoint directory (a sentence encoder or a CLIP model).")
+@click.option("-o", "--out", required=True, type=click.Path(), help="Output text encoder directory.")
+@click.option("--kind", type=click.Choice(["auto", "bert", "clip"]), default="auto", show_default=True,
+              help="bert: AutoModel + mean (or the checkpoint's cls) pooling; clip: "
+                   "CLIPTextModelWithProjection's text_embeds; auto: clip for CLIP configs, else bert.")
+@click.option("--name", help="Name recorded in edits (default: the checkpoint directory's name).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the encoder's description as JSON.")
+@_one_line_errors
+def export_text_encoder_cmd(src, out, kind, name, force, as_json):
+    """Export the checkpoint in --from to OUT, for `catsplit-compile --text-encoder OUT`."""
+    from catsplit.compiler.text_export import export_text_encoder
+
+    enc = export_text_encoder(src, out, kind=kind, name=name, force=force)
+    info = {**enc.spec, "path": str(enc.path), "sha256": enc.sha256}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"{enc.path}: {info['kind']} text encoder {enc.name!r}, {enc.dim}-d, "
+                   f"{enc.pooling} pooling, max {enc.max_length} tokens")
+
+
+@text_encoder.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_text_encoders(as_json):
+    """List the built-in encoders and the encoders exported into the cache."""
+    from catsplit.compiler.text_encoder import BUILTIN, cache_root
+
+    exported = sorted(str(p.parent) for p in (cache_root() / "text").glob("*/encoder.json"))
+    if as_json:
+        click.echo(json.dumps({"builtin": list(BUILTIN), "cached": exported}, indent=2))
+        return
+    click.echo("built in: " + ", ".join(BUILTIN))
+    for p in exported:
+        click.echo(f"cached:   {p}")
+
+
+@click.group("groups", context_settings={"help_option_names": ["-h", "--help"]})
+def groups():
+    """Group schemes (which labels share a base concept) and the modifier texts derived from them."""
+
+
+def _print_scheme(scheme, overrides, as_json):
+    from catsplit.compiler.groups import modifiers_for
+
+    mods = modifiers_for(scheme, overrides)
+    if as_json:
+        click.echo(json.dumps({"group_scheme": scheme, "modifiers": mods}, indent=2))
+        return
+    for name, members in scheme.items():
+        click.echo(name)
+        for y in members:
+            click.echo(f"    {y}  [{mods[y]}]")
+
+
+@groups.command("propose")
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help='Write {"group_scheme": ...} here, for review and `catsplit-compile --groups`.')
+@click.option("--text-encoder", default="minilm", show_default=True,
+              help="Built-in name or encoder directory for the similarity step.")
+@click.option("--no-embeddings", is_flag=True, help="Shared leading words only.")
+@click.option("--min-words", type=int, default=2, show_default=True,
+              help="Leading words (past function words) that labels must share to be grouped.")
+@click.option("--max-size", type=int, default=9, show_default=True,
+              help="Split larger word-groups by one more leading word.")
+@click.option("--join-threshold", type=float, default=0.7, show_default=True,
+              help="Cosine (average linkage) at which leftover labels join a group or each other.")
+@click.option("--force", is_flag=True, help="Replace -o FILE if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scheme and derived modifiers as JSON.")
+@_one_line_errors
+def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, force, as_json):
+    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity)."""
+    from pathlib import Path
+
+    from catsplit.compiler.groups import propose_groups
+    from catsplit.compiler.text_encoder import load_text_encoder
+    from catsplit.runtime.bundle import load_bundle
+
+    b = load_bundle(bundle, verify=False)
+    if out is not None and Path(out).exists() and not force:
+        raise CompileError(f"{out}: already exists (use --force to replace it)")
+    encoder = None if no_embeddings else load_text_encoder(text_encoder)
+    scheme = propose_groups(b.labels, encoder, min_words=min_words, max_size=max_size,
+                            join_threshold=join_threshold)
+    if out is not None:
+        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+        tmp.write_text(json.dumps({"group_scheme": scheme}, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(out)
+    _print_scheme(scheme, b.modifiers, as_json)
+
+
+@groups.command("show")
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--groups", "groups_file", type=click.Path(dir_okay=False), help="Scheme JSON instead of the bundle's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scheme and modifiers as JSON.")
+@_one_line_errors
+def show_cmd(bundle, groups_file, as_json):
+    """Show the group scheme an edit of BUNDLE uses, with each label's modifier text."""
+    from catsplit.compiler.groups import resolve_groups
+    from catsplit.runtime.bundle import load_bundle
+
+    b = load_bundle(bundle, verify=False)
+    _print_scheme(resolve_groups(b, groups_file), b.modifiers, as_json)

@@ -27,14 +27,6 @@ from pathlib import Path
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.text_encoder import ENCODER_JSON, FORMAT, MODEL, TOKENIZER, TextEncoder
 
-try:
-    from catsplit.models.onnx_io import save_onnx
-except ImportError:  # TEMP until models/onnx_io.py lands
-    def save_onnx(model, path):
-        import onnx
-        model.ir_version = min(model.ir_version, 10)
-        onnx.save(model, str(path))
-
 KINDS = ("auto", "bert", "clip")
 CLIP_TYPES = ("clip", "clip_text_model")
 
@@ -105,6 +97,8 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
     """Export checkpoint `src` to the text encoder directory `out` (written atomically)."""
     import torch
     from transformers import AutoTokenizer
+
+    from catsplit.models.onnx_io import save_onnx
 
     src, out = Path(src), Path(out)
     if kind not in KINDS:

@@ -3,3 +3,24 @@ import os
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def text_cache(tmp_path_factory):
+    """A private CATSPLIT_CACHE for the run (one per xdist worker): minilm is exported into it once."""
+    root = tmp_path_factory.getbasetemp() / "catsplit-cache"
+    root.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CATSPLIT_CACHE", str(root))
+        yield root
+
+
+@pytest.fixture(scope="session")
+def minilm(text_cache):
+    """The built-in text encoder (all-MiniLM-L6-v2 exported to ONNX), loaded once per run."""
+    from catsplit.compiler.text_encoder import load_text_encoder
+
+    return load_text_encoder("minilm")
