@@ -65,16 +65,18 @@ def head(w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
 
 
 def head_weights(num_classes: int = len(LABELS), dim: int = DIM, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with norm ~4 whatever the dimension, so logits spread over a few units."""
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((num_classes, dim)).astype(np.float32),
+    return ((rng.standard_normal((num_classes, dim)) * 4 / np.sqrt(dim)).astype(np.float32),
             rng.standard_normal(num_classes).astype(np.float32))
 
 
-def make_bundle(out: Path, labels=LABELS, groups=GROUPS, modifiers=MODIFIERS, seed: int = 1) -> Bundle:
-    w, b = head_weights(len(labels), seed=seed)
-    bundle = Bundle(path=out, labels=list(labels), feature_dim=DIM, preprocess=PRE, files={},
+def make_bundle(out: Path, labels=LABELS, groups=GROUPS, modifiers=MODIFIERS, seed: int = 1,
+                dim: int = DIM) -> Bundle:
+    w, b = head_weights(len(labels), dim, seed=seed)
+    bundle = Bundle(path=out, labels=list(labels), feature_dim=dim, preprocess=PRE, files={},
                     groups=groups, modifiers=dict(modifiers or {}))
-    return write_bundle(bundle, out, {"backbone.onnx": backbone().SerializeToString(),
+    return write_bundle(bundle, out, {"backbone.onnx": backbone(dim).SerializeToString(),
                                       "head.onnx": head(w, b).SerializeToString()})
 
 
