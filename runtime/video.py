@@ -81,15 +81,22 @@ def resized_size(height: int, width: int, short: int) -> tuple[int, int]:
     return int(short * height / width), short
 
 
-def resize_short_side(frames: np.ndarray, short: int) -> np.ndarray:
-    """Bilinear-resize float frames [T, H, W, C] so the short side is `short`."""
+def resize_region(frames: np.ndarray, size: tuple[int, int], rows: tuple[int, int],
+                  cols: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of uint8 frames [T, H, W, C] to `size`, computing only output `rows` x `cols`.
+
+    Values are those of resizing the float frames (x / 255) whole and slicing; only the source rows
+    and columns the region needs are gathered, so a crop costs what the crop is worth.
+    """
     _, h, w, _ = frames.shape
-    oh, ow = resized_size(h, w, short)
-    y0, y1, wy = _bilinear_axis(h, oh)
-    x0, x1, wx = _bilinear_axis(w, ow)
-    wy, wx = wy[None, :, None, None], wx[None, None, :, None]
-    rows = frames[:, y0] * (1 - wy) + frames[:, y1] * wy
-    return rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx
+    y0, y1, wy = (a[rows[0]:rows[1]] for a in _bilinear_axis(h, size[0]))
+    x0, x1, wx = (a[cols[0]:cols[1]] for a in _bilinear_axis(w, size[1]))
+    scale = np.float32(255)
+    top, bottom = frames[:, y0].astype(np.float32) / scale, frames[:, y1].astype(np.float32) / scale
+    wy = wy[None, :, None, None]
+    x = top * (1 - wy) + bottom * wy
+    wx = wx[None, None, :, None]
+    return x[:, :, x0] * (1 - wx) + x[:, :, x1] * wx
 
 
 def crop_offsets(height: int, width: int, crop: int, crops: int) -> list[tuple[int, int]]:
@@ -181,15 +188,17 @@ def read_frames(path: str | os.PathLike, pre: Preprocess, clips: int = 1) -> np.
 
 def preprocess_clip(frames: np.ndarray, pre: Preprocess, crops: int = 1) -> np.ndarray:
     """RGB uint8 frames [T, H, W, 3] -> float32 views [crops, *per-clip input shape]."""
-    x = resize_short_side(frames.astype(np.float32) / np.float32(255), pre.resize)
-    _, h, w, _ = x.shape
+    _, h, w, _ = frames.shape
+    size = resized_size(h, w, pre.resize)
+    boxes = crop_offsets(*size, pre.crop, crops)
+    top, left = min(t for t, _ in boxes), min(c for _, c in boxes)
+    x = resize_region(frames, size, (top, max(t for t, _ in boxes) + pre.crop),
+                      (left, max(c for _, c in boxes) + pre.crop))
     mean = np.asarray(pre.mean, np.float32)
     std = np.asarray(pre.std, np.float32)
     order = (3, 0, 1, 2) if pre.layout == "NCTHW" else (0, 3, 1, 2)
-    views = []
-    for top, left in crop_offsets(h, w, pre.crop, crops):
-        v = (x[:, top:top + pre.crop, left:left + pre.crop] - mean) / std
-        views.append(v.transpose(order))
+    views = [((x[:, t - top:t - top + pre.crop, c - left:c - left + pre.crop] - mean) / std).transpose(order)
+             for t, c in boxes]
     return np.ascontiguousarray(np.stack(views), dtype=np.float32)
 
 
