@@ -144,6 +144,8 @@ def _decode(path: str | os.PathLike, wanted: Callable[[int], np.ndarray | None]
         raise _fail(path, f"cannot decode (truncated, corrupt or not a video): {e.strerror or e}") from None
     except OSError as e:
         raise _fail(path, f"cannot read: {e.strerror or e}") from None
+    except ValueError as e:  # PyAV: a pixel format or stream it cannot turn into RGB arrays
+        raise _fail(path, f"cannot convert its frames to RGB: {e}") from None
 
 
 def read_frames(path: str | os.PathLike, pre: Preprocess, clips: int = 1) -> np.ndarray:
