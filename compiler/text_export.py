@@ -65,10 +65,14 @@ def _max_length(src: Path, tokenizer, config) -> int:
 def _load(src: Path, kind: str):
     """(wrapper module, output name, dim, pooling, hf config) for one kind of checkpoint."""
     import torch
-    from transformers import AutoModel, CLIPTextModelWithProjection
+    from transformers import AutoConfig, AutoModel, CLIPTextModelWithProjection
 
     if kind == "clip":
-        model = CLIPTextModelWithProjection.from_pretrained(src, attn_implementation="eager")
+        config = AutoConfig.from_pretrained(src)
+        if config.model_type == "clip":  # a full CLIP model: its projection size sits beside text_config
+            config.text_config.projection_dim = config.projection_dim
+            config = config.text_config
+        model = CLIPTextModelWithProjection.from_pretrained(src, config=config, attn_implementation="eager")
 
         class Clip(torch.nn.Module):
             def __init__(self, m):
@@ -96,6 +100,7 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
                         name: str | None = None, force: bool = False, note: str | None = None) -> TextEncoder:
     """Export checkpoint `src` to the text encoder directory `out` (written atomically)."""
     import torch
+    import transformers
     from transformers import AutoTokenizer
 
     from catsplit.models.onnx_io import save_onnx
@@ -111,12 +116,16 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
     t0 = time.perf_counter()
     print(f"catsplit: exporting text encoder {src} ({kind}) to ONNX"
           f"{f' ({note})' if note else ''}; this takes a minute, once", file=sys.stderr)
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # a full CLIP's vision weights are "unexpected": expected
     try:
         tokenizer = AutoTokenizer.from_pretrained(src)
         wrapper, output, dim, pooling, config = _load(src, kind)
         wrapper.eval()
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise CompileError(f"{src}: cannot load as a {kind} checkpoint ({str(e).splitlines()[0]})") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     example = tokenizer(["a short text", "a somewhat longer text to export with"], padding=True,
                         return_tensors="pt")
     args = (example["input_ids"], example["attention_mask"])

@@ -186,3 +186,27 @@ def test_cli_export_and_errors(tiny_clip, tmp_path, text_cache):
     res = runner.invoke(text_encoder, ["export", "--from", str(tmp_path / "missing"), "-o", str(tmp_path / "x")])
     assert res.exit_code != 0 and res.stderr.startswith("catsplit: error: ")
     assert not (tmp_path / "x").exists()
+
+
+def test_full_clip_checkpoint_exports_its_text_tower(tmp_path, text_cache):
+    """A whole CLIPModel directory (as OpenAI's checkpoints ship, with the legacy eos_token_id=2 that
+    makes HF pool at the highest token id) exports its text half; the vision half is ignored."""
+    from transformers import CLIPConfig, CLIPModel
+
+    src = tmp_path / "clip-full"
+    tok = clip_tokenizer(src)
+    text = dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=77, bos_token_id=49406, eos_token_id=2, pad_token_id=1)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, image_size=32,
+                  patch_size=16)
+    torch.manual_seed(1)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=20)).eval()
+    model.save_pretrained(src)
+    enc = export_text_encoder(src, tmp_path / "enc")
+    assert enc.spec["kind"] == "clip" and enc.dim == 20
+    with torch.no_grad():
+        ref = model.get_text_features(**tok(SSV2, padding=True, return_tensors="pt"))
+    ref = getattr(ref, "pooler_output", ref).numpy()
+    got = enc.encode(SSV2)
+    assert cosines(got, ref).min() >= 0.9999
+    np.testing.assert_allclose(got, ref, atol=1e-5)
