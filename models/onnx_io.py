@@ -1,0 +1,59 @@
+"""Reading and writing ONNX files the way every part of catsplit must.
+
+onnx 1.23 stamps models with IR version 14, which onnxruntime 1.31 refuses ("Unsupported model IR
+version: 14, max supported IR version: 13"); its newest default-domain opset is 26. `save_onnx` lowers
+the IR version to what onnxruntime loads (never raises it) and refuses opsets it cannot run, so a
+written file always loads. Everything is kept in one file: a bundle never depends on side files.
+
+`load_onnx` runs the runtime's external-data guard first, so a model whose external data points
+outside its folder, through a symlink or at a missing file is refused before anything is read there.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from onnx.external_data_helper import convert_model_from_external_data
+
+from catsplit.runtime.onnx_guard import check_external_data
+
+# The newest versions onnxruntime 1.31 loads (found by loading probe models: IR 14 and opset 27 fail).
+MAX_IR_VERSION = 13
+MAX_OPSET = 26
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+class OnnxFileError(ValueError):
+    """An ONNX file that cannot be read or written as asked; the message names the file."""
+
+
+def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
+    """Write `model` to `path` as one self-contained file that onnxruntime 1.31 loads.
+
+    The model is modified in place: IR version capped at MAX_IR_VERSION, external tensors inlined.
+    """
+    path = Path(path)
+    for op in model.opset_import:
+        if op.domain in ("", "ai.onnx") and op.version > MAX_OPSET:
+            raise OnnxFileError(f"{path}: opset {op.version} is newer than onnxruntime runs (max {MAX_OPSET})")
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
+    convert_model_from_external_data(model)  # data must already be loaded (onnx.load does that)
+    size = model.ByteSize()
+    if size > _PROTOBUF_LIMIT:
+        raise OnnxFileError(f"{path}: model is {size / 2**30:.1f} GiB, over protobuf's 2 GiB single-file limit")
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
+    """Load a model and its external data after checking that data stays inside the model's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise OnnxFileError(f"{path}: no such file")
+    check_external_data(path)
+    try:
+        return onnx.load(str(path))
+    except Exception as e:  # protobuf DecodeError, OSError, onnx's own errors
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OnnxFileError(f"{path}: not a readable ONNX model ({first})") from None
