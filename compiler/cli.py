@@ -226,8 +226,11 @@ def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, j
                             join_threshold=join_threshold)
     if out is not None:
         tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        tmp.write_text(json.dumps({"group_scheme": scheme}, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(out)
+        try:
+            tmp.write_text(json.dumps({"group_scheme": scheme}, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(out)
+        except OSError as e:
+            raise CompileError(f"{out}: cannot write ({e.strerror})") from None
     _print_scheme(scheme, b.modifiers, as_json)
 
 
