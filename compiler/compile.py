@@ -77,6 +77,66 @@ def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[st
     return {**{name: ys for name, ys in out.items() if ys}, spec.split: spec.labels}
 
 
+def edit_rows(bundle, spec: SplitSpec, head, w: np.ndarray, b: np.ndarray, c: int,
+              groups: dict[str, list[str]] | None, method: str = "ma", mode: str = "flat", init: str | None = None,
+              text_encoder: Any = "minilm", seed: int = 0, bias_offset: float = 0.0,
+              align: AlignConfig = AlignConfig(), shot_config: ShotConfig = ShotConfig(),
+              shots: tuple[np.ndarray, np.ndarray] | None = None,
+              clock: _Clock | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The k new rows (weights [k, D], biases [k]) of a split and the method part of its edit record.
+
+    The in-memory core of `compile_split` (which checks the inputs first); benchmarks call it directly.
+    init: "ma"/"mr" = zero-shot rows by that method, "coarse"/"random" = those starting rows (the
+      baselines); default `method`. shots: (features [N, D], subcategory index [N]) of labelled clips
+      to fine-tune the new rows on (METHOD.md 4), or None for the zero-shot rows as they are.
+    """
+    clock = clock or _Clock()
+    init = init or method
+    k, sources = len(spec.into), []
+    modifiers = [_modifier(s, spec) for s in spec.into]
+    zero_shot = init if init in METHODS else None
+    record: dict[str, Any] = {"op": "split", "spec": spec.to_json(), "method": zero_shot, "mode": mode,
+                              "seed": seed, "text_encoder": None}
+    meta = bundle.path / BUNDLE_JSON
+    rows = None
+    if zero_shot:
+        dictionary = build_dictionary(bundle.labels, w, groups, bundle.modifiers, str(meta))
+        clock.lap("dictionary")
+        encoder = text_encoder
+        if isinstance(text_encoder, (str, os.PathLike)):
+            from catsplit.compiler.text_encoder import load_text_encoder
+            encoder = load_text_encoder(text_encoder)
+        record["text_encoder"] = {"name": encoder.name, "sha256": encoder.sha256}
+        clock.lap("text_encoder")
+        if zero_shot == "mr":
+            rows, found = modifier_retrieval(encoder, w[c], spec.labels, modifiers, dictionary)
+            sources = [{"label": r.target, "modifier": m, "from": f"W[c] + v[{r.entry}]", "entry": r.entry,
+                        "group": r.group, "score": round(r.score, 6), "modifier_score": round(r.modifier_score, 6),
+                        "label_score": round(r.label_score, 6)} for r, m in zip(found, modifiers)]
+        else:
+            rows, fit = modifier_alignment(encoder, w[c], modifiers, dictionary, bundle.labels, w, seed, align)
+            sources = [{"label": s, "modifier": m, "from": "W[c] + g(phi(modifier))"}
+                       for s, m in zip(spec.labels, modifiers)]
+            record["alignment"] = {"pairs": fit.num_pairs, "epochs": fit.epochs, "best_epoch": fit.best_epoch,
+                                   "best_cosine_ema": round(fit.best_cosine_ema, 6),
+                                   "max_epochs": align.max_epochs}
+        clock.lap(zero_shot)
+    w_new, b_new = init_rows(init, w[c], float(b[c]), rows, k, seed)
+    if shots is not None:
+        feats, targets = shots
+        fit = train_rows(feats, targets, head_logits(head, feats), c, mode, w_new, b_new, seed, shot_config)
+        w_new, b_new = fit.w, fit.b
+        record["lowshot"] = {"init": init, "clips": len(targets), "epochs": fit.epochs,
+                             "best_epoch": fit.best_epoch, "best_loss_ema": round(fit.best_loss_ema, 6),
+                             "keep_coarse": shot_config.keep_coarse, "max_epochs": shot_config.max_epochs}
+        sources = [{**(sources[i] if sources else {"label": s, "from": f"{init} init"}),
+                    "then": f"fine-tuned on {int((targets == i).sum())} clip(s)"} for i, s in enumerate(spec.labels)]
+        clock.lap("lowshot")
+    b_new = (b_new + np.float32(bias_offset)).astype(np.float32)
+    record.update(sources=sources, bias_offset=bias_offset)
+    return w_new, b_new, record
+
+
 def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
                   out: str | os.PathLike, method: str = "ma", mode: str = "flat",
                   shots: str | os.PathLike | None = None, init: str | None = None,
@@ -115,7 +175,6 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
         bundle = load_bundle(bundle_path)
     except BundleError as e:
         raise CompileError(str(e)) from None
-    meta = bundle.path / BUNDLE_JSON
     c = check_against(spec, bundle.labels, str(bundle.path))
     head = load_head(bundle.head_path)
     w, b = read_rows(head, str(bundle.head_path))
@@ -123,55 +182,20 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
         raise CompileError(f"{bundle.head_path}: head rows are {w.shape}, bundle.json says "
                            f"{bundle.num_classes} labels x {bundle.feature_dim} features")
     shot_list = read_shots(shots, spec.labels) if shots is not None else None
-    zero_shot = init if init in METHODS else None
     groups = bundle.groups
-    if zero_shot:
+    if init in METHODS:
         from catsplit.compiler.groups import resolve_groups
         groups = resolve_groups(bundle, groups_file)
     clock.lap("check")
 
-    k, sources = len(spec.into), []
-    modifiers = [_modifier(s, spec) for s in spec.into]
-    record: dict[str, Any] = {"op": "split", "spec": spec.to_json(), "method": zero_shot, "mode": mode,
-                              "seed": seed, "text_encoder": None}
-    rows = None
-    if zero_shot:
-        dictionary = build_dictionary(bundle.labels, w, groups, bundle.modifiers, str(meta))
-        clock.lap("dictionary")
-        encoder = text_encoder
-        if isinstance(text_encoder, (str, os.PathLike)):
-            from catsplit.compiler.text_encoder import load_text_encoder
-            encoder = load_text_encoder(text_encoder)
-        record["text_encoder"] = {"name": encoder.name, "sha256": encoder.sha256}
-        clock.lap("text_encoder")
-        if zero_shot == "mr":
-            rows, found = modifier_retrieval(encoder, w[c], spec.labels, modifiers, dictionary)
-            sources = [{"label": r.target, "modifier": m, "from": f"W[c] + v[{r.entry}]", "entry": r.entry,
-                        "group": r.group, "score": round(r.score, 6), "modifier_score": round(r.modifier_score, 6),
-                        "label_score": round(r.label_score, 6)} for r, m in zip(found, modifiers)]
-        else:
-            rows, fit = modifier_alignment(encoder, w[c], modifiers, dictionary, bundle.labels, w, seed, align)
-            sources = [{"label": s, "modifier": m, "from": "W[c] + g(phi(modifier))"}
-                       for s, m in zip(spec.labels, modifiers)]
-            record["alignment"] = {"pairs": fit.num_pairs, "epochs": fit.epochs, "best_epoch": fit.best_epoch,
-                                   "best_cosine_ema": round(fit.best_cosine_ema, 6),
-                                   "max_epochs": align.max_epochs}
-        clock.lap(zero_shot)
-    w_new, b_new = init_rows(init, w[c], float(b[c]), rows, k, seed)
+    shot_data = None
     if shot_list is not None:
-        feats = shot_features(bundle, shot_list, views)
+        shot_data = (shot_features(bundle, shot_list, views), np.array([spec.labels.index(y) for _, y in shot_list]))
         clock.lap("shot_features")
-        targets = np.array([spec.labels.index(y) for _, y in shot_list])
-        fit = train_rows(feats, targets, head_logits(head, feats), c, mode, w_new, b_new, seed, shot_config)
-        w_new, b_new = fit.w, fit.b
-        record["lowshot"] = {"init": init, "clips": len(shot_list), "views": list(views), "epochs": fit.epochs,
-                             "best_epoch": fit.best_epoch, "best_loss_ema": round(fit.best_loss_ema, 6),
-                             "keep_coarse": shot_config.keep_coarse, "max_epochs": shot_config.max_epochs}
-        sources = [{**(sources[i] if sources else {"label": s, "from": f"{init} init"}),
-                    "then": f"fine-tuned on {int((targets == i).sum())} clip(s)"} for i, s in enumerate(spec.labels)]
-        clock.lap("lowshot")
-    b_new = (b_new + np.float32(bias_offset)).astype(np.float32)
-    record.update(sources=sources, bias_offset=bias_offset)
+    w_new, b_new, record = edit_rows(bundle, spec, head, w, b, c, groups, method, mode, init, text_encoder, seed,
+                                     bias_offset, align, shot_config, shot_data, clock)
+    if "lowshot" in record:
+        record["lowshot"]["views"] = list(views)
 
     from catsplit.models.onnx_io import save_onnx
     n = len(bundle.edits) + 1
@@ -182,7 +206,7 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
     with tempfile.TemporaryDirectory(prefix=".catsplit-compile-", dir=out.parent if out.parent.exists() else None) as tmp:
         path = Path(tmp) / "head.onnx"
         save_onnx(new_head, path)
-        verify_splice(str(bundle.head_path), str(path), c, k, bundle.feature_dim, seed=seed)
+        verify_splice(str(bundle.head_path), str(path), c, len(spec.into), bundle.feature_dim, seed=seed)
         clock.lap("splice_verify")
         record["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         record["timings"] = {**clock.times, "total": round(sum(clock.times.values()), 4)}
