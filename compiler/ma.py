@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -131,8 +131,3 @@ def modifier_alignment(encoder, w_coarse: np.ndarray, target_modifiers: Sequence
     rows = w_coarse[None, :] + predict(result.mlp, emb[len(texts):])
     return rows.astype(np.float32), result
 
-
-def describe(result: AlignResult, modifiers: Mapping[str, str]) -> dict:
-    """What goes into the edit record for an MA edit."""
-    return {"pairs": result.num_pairs, "epochs": result.epochs, "best_epoch": result.best_epoch,
-            "best_cosine_ema": round(result.best_cosine_ema, 6), "modifiers": dict(modifiers)}
