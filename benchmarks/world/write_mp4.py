@@ -1,0 +1,89 @@
+"""Rendered clips as real H.264 mp4 files (PyAV), with a CSV index of their fine labels.
+
+    python -m benchmarks.world.write_mp4 --split val --out out/world/val_mp4 [--seed 0] [--n 16] [--labels ...]
+
+Writes <out>/<label slug>/<split>_<index>.mp4 and <out>/clips.csv (path, label, split, index, seed),
+paths relative to <out>.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import av
+import click
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.world.contact_sheet import slug
+from benchmarks.world.labels import fine_labels
+from benchmarks.world.splits import ClipRef, WorldSplits
+
+FPS = 12
+CSV_FIELDS = ("path", "label", "split", "index", "seed")
+
+
+def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: int = FPS, crf: int = 18) -> None:
+    """Encode uint8 RGB frames [T, H, W, 3] (even H, W) as H.264 yuv420p; every frame is kept."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    with av.open(str(tmp), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "medium", "tune": "zerolatency"}
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        container.mux(stream.encode(None))
+    os.replace(tmp, path)
+
+
+def write_clips(splits: WorldSplits, refs: list[ClipRef], out: Path, progress: bool = False) -> Path:
+    """Render and encode refs under out; returns the CSV index path."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for ref in tqdm(refs, desc="mp4", disable=not progress):
+        rel = Path(slug(ref.label)) / f"{ref.split}_{ref.index:03d}.mp4"
+        write_mp4(splits.render(ref), out / rel)
+        rows.append({"path": rel.as_posix(), "label": ref.label, "split": ref.split, "index": ref.index,
+                     "seed": splits.seed})
+    index = out / "clips.csv"
+    with open(index, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    return index
+
+
+def read_index(path: str | os.PathLike) -> list[dict]:
+    """Rows of a clips.csv, with `path` resolved against the CSV's directory."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["path"] = str(path.parent / r["path"])
+        r["index"], r["seed"] = int(r["index"]), int(r["seed"])
+    return rows
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--n", "n", default=16, show_default=True, help="Clips per label.")
+@click.option("--labels", "only", multiple=True, help="Labels to write (default: every rendered label).")
+def main(out: Path, split: str, seed: int, n: int, only: tuple[str, ...]) -> None:
+    """Write the split's clips as H.264 mp4 files plus clips.csv."""
+    labels = list(only) or fine_labels()
+    bad = [lab for lab in labels if lab not in fine_labels()]
+    if bad:
+        raise click.ClickException(f"not a rendered label: {bad[0]!r}")
+    splits = WorldSplits(seed=seed, n_train=n, n_val=n)
+    index = write_clips(splits, splits.clips(split, labels), out, progress=True)
+    click.echo(str(index))
+
+
+if __name__ == "__main__":
+    main()
