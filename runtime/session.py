@@ -22,6 +22,7 @@ import onnxruntime as ort
 
 from catsplit.runtime.bundle import BACKBONE, Bundle, BundleError, load_bundle
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
+from catsplit.runtime.pipeline import prefetch
 from catsplit.runtime.video import VideoError, load_views
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -124,13 +125,15 @@ class Runtime:
     """
 
     def __init__(self, bundle: str | os.PathLike | Bundle, provider: str = "auto", threads: int | None = None,
-                 views: tuple[int, int] = (1, 1), batch_size: int = 8):
+                 views: tuple[int, int] = (1, 1), batch_size: int = 8, decode_threads: int = 2):
         clips, crops = views
         if clips < 1 or crops not in (1, 3):
             raise ValueError(f"views must be (clips >= 1, crops in 1 or 3), got {views}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.views, self.batch_size, self.threads = (clips, crops), batch_size, threads
+        self.decode_threads = decode_threads  # videos decoded ahead while the backbone runs; 0 = inline
+        self._batch: np.ndarray | None = None  # the views of one flush, reused across flushes
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self._providers = _providers_for(provider)
         for path in (self.bundle.backbone_path, self.bundle.head_path):
@@ -264,24 +267,34 @@ class Runtime:
         """
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        clips, crops = self.views
         pending: list[tuple[str, np.ndarray | str, float]] = []  # (video, views or error, decode ms)
-        for video in videos:
-            name = os.fspath(video)
-            t0 = time.perf_counter()
-            try:
-                views: np.ndarray | str = load_views(name, self.bundle.preprocess, clips, crops)
-            except VideoError as e:
-                views = str(e)
-            pending.append((name, views, (time.perf_counter() - t0) * 1e3))
+        names = (os.fspath(video) for video in videos)
+        for name, loaded in prefetch(names, self._load, self.decode_threads):
+            if isinstance(loaded, BaseException):  # not a VideoError: a bug, raised here, in order
+                raise loaded
+            pending.append((name, *loaded))
             if sum(len(v) for _, v, _ in pending if isinstance(v, np.ndarray)) >= self.batch_size:
                 yield from self._flush(pending, top_k)
         yield from self._flush(pending, top_k)
 
+    def _load(self, name: str) -> tuple[np.ndarray | str, float]:
+        """(views or the VideoError's message, decode + preprocess ms); runs in a decode thread."""
+        t0 = time.perf_counter()
+        try:
+            views: np.ndarray | str = load_views(name, self.bundle.preprocess, *self.views)
+        except VideoError as e:
+            views = str(e)
+        return views, (time.perf_counter() - t0) * 1e3
+
     def _flush(self, pending: list[tuple[str, np.ndarray | str, float]], top_k: int) -> Iterator[Prediction]:
         """Run the backbone and head over the pending videos' views, in chunks of `batch_size`."""
         batch = [v for _, v, _ in pending if isinstance(v, np.ndarray)]
-        x = np.concatenate(batch) if batch else np.zeros((0,))
+        n = sum(len(v) for v in batch)
+        if self._batch is None or len(self._batch) < n:
+            self._batch = np.empty(self.bundle.preprocess.input_shape(max(n, self.batch_size)), np.float32)
+        x = self._batch[:n]
+        if batch:
+            np.concatenate(batch, out=x)
         logits, backbone_ms, head_ms = [], 0.0, 0.0
         for start in range(0, len(x), self.batch_size):
             lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size])
