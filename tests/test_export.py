@@ -129,3 +129,24 @@ def test_export_command_bad_input_is_one_line(tmp_path, args, why):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("catsplit: error: ") and why in lines[0], result.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_export_command_catnet_checkpoint(tmp_path):
+    """The registry's catnet_s from a checkpoint as benchmarks.world.train saves it."""
+    from catsplit.models.catnet import catnet_s
+
+    torch.manual_seed(0)
+    net = catnet_s(len(LABELS))
+    torch.save({"state_dict": net.state_dict(), "classes": LABELS}, tmp_path / "model.pt")
+    (tmp_path / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    pre = '{"num_frames": 8, "crop": 48, "resize": 56}'
+    result = CliRunner().invoke(catsplit, ["export", "--model", "catnet_s", "--weights", str(tmp_path / "model.pt"),
+                                           "--labels", str(tmp_path / "labels.txt"), "-o", str(tmp_path / "b"),
+                                           "--preprocess", pre])
+    assert result.exit_code == 0, result.output
+    bundle = load_bundle(tmp_path / "b")
+    x = np.random.default_rng(0).standard_normal(bundle.preprocess.input_shape(2)).astype(np.float32)
+    rt = Runtime(bundle, provider="cpu")
+    with torch.no_grad():
+        want = net.eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(rt.logits(rt.features(x)), want, atol=1e-4, rtol=0)
