@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from catsplit.runtime.bundle import BACKBONE, Bundle, BundleError, load_bundle
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, sha256_file
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.runtime.pipeline import prefetch
 from catsplit.runtime.video import VideoError, load_views
@@ -56,11 +57,23 @@ class Prediction:
         return doc
 
 
-def _options(threads: int | None) -> ort.SessionOptions:
+def _options(threads: int | None, head: bool = False) -> ort.SessionOptions:
+    """Session options, chosen rather than defaulted.
+
+    Backbone: every graph optimisation (constant folding, Conv/BN/activation and attention fusions,
+    blocked layouts; paid once at load), sequential execution (one inference at a time, the
+    parallelism is intra-op), `threads` intra-op threads (None: one per physical core). Head: one
+    Gemm on [B, D], microseconds of work with nothing to fuse, so basic optimisation and one thread;
+    starting no thread pool makes its session ~10x cheaper to create, and that is what swap_head costs.
+    """
     so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if head
+                                   else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3  # shape-inference warnings are noise for an end user
-    if threads:
+    if head:
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+    elif threads:
         so.intra_op_num_threads = threads
     return so
 
@@ -73,18 +86,28 @@ def _guard(path: Path) -> None:
         raise BundleError(str(e)) from None
 
 
-def _new_session(path: Path, providers: list[str], threads: int | None) -> ort.InferenceSession:
+def _new_session(path: Path, providers: list[str], threads: int | None, head: bool = False) -> ort.InferenceSession:
     quiet = CUDA in providers  # a CUDA EP without its libraries logs loudly, then falls back to CPU
     if quiet:
         ort.set_default_logger_severity(4)
     try:
-        return ort.InferenceSession(str(path), _options(threads), providers=providers)
+        return ort.InferenceSession(str(path), _options(threads, head), providers=providers)
     except Exception as e:  # onnxruntime raises several unrelated types for a bad model
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BundleError(f"{path}: onnxruntime cannot load it ({first})") from None
     finally:
         if quiet:
             ort.set_default_logger_severity(2)  # onnxruntime's default, WARNING
+
+
+def _load_head_bundle(path: str | os.PathLike) -> Bundle:
+    """bundle.json of `path`, with head.onnx checked against its sha256 (the backbone is not read)."""
+    new = load_bundle(path, verify=False)
+    if not new.head_path.is_file():
+        raise BundleError(f"{new.head_path}: missing (listed in bundle.json)")
+    if sha256_file(new.head_path) != new.files.get(HEAD):
+        raise BundleError(f"{new.head_path}: sha256 does not match bundle.json (file changed or corrupt)")
+    return new
 
 
 def _cuda_failed() -> None:
@@ -101,6 +124,18 @@ def _providers_for(provider: str) -> list[str]:
             raise ProviderError(_NO_CUDA)
         return [CPU]
     return [CUDA, CPU]
+
+
+_INPUTS: "weakref.WeakKeyDictionary[ort.InferenceSession, tuple[str, type]]" = weakref.WeakKeyDictionary()
+
+
+def _input_of(session: ort.InferenceSession) -> tuple[str, type]:
+    """(name, numpy dtype) of a session's input, looked up once per session, not once per call."""
+    found = _INPUTS.get(session)
+    if found is None:
+        meta = session.get_inputs()[0]
+        found = _INPUTS[session] = (meta.name, _NUMPY_TYPES.get(meta.type, np.float32))
+    return found
 
 
 def _last_dim(shape: Sequence) -> int | None:
@@ -146,7 +181,7 @@ class Runtime:
                 raise ProviderError(_NO_CUDA)
             self._providers = [CPU]
         self._check_backbone()
-        self._head = _new_session(self.bundle.head_path, self._providers, threads)
+        self._head = _new_session(self.bundle.head_path, self._providers, threads, head=True)
         self._check_head(self._head, self.bundle)
 
     # -- sessions and their checks ------------------------------------------------------------
@@ -198,8 +233,8 @@ class Runtime:
     # -- the two stages -----------------------------------------------------------------------
     @staticmethod
     def _feed(session: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
-        meta = session.get_inputs()[0]
-        return {meta.name: np.ascontiguousarray(x, dtype=_NUMPY_TYPES.get(meta.type, np.float32))}
+        name, dtype = _input_of(session)
+        return {name: np.ascontiguousarray(x, dtype=dtype)}
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Backbone on a preprocessed batch [B, *input shape] -> float32 features [B, D]."""
@@ -240,7 +275,9 @@ class Runtime:
     # -- heads ----------------------------------------------------------------------------------
     def swap_head(self, bundle: str | os.PathLike | Bundle) -> None:
         """Use the head and labels of another bundle of the same backbone; the backbone stays loaded."""
-        new = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        # Only the new head is read, so only its checksum is checked (hashing a large backbone that
+        # is never opened would cost more than the whole swap).
+        new = bundle if isinstance(bundle, Bundle) else _load_head_bundle(bundle)
         if new.files.get(BACKBONE) != self.bundle.files.get(BACKBONE):
             raise BundleError(f"{new.backbone_path}: sha256 differs from the running backbone's "
                               f"({self.bundle.backbone_path}); swap_head needs a bundle of the same backbone")
@@ -250,7 +287,7 @@ class Runtime:
             raise BundleError(f"{new.path / 'bundle.json'}: feature_dim {new.feature_dim} differs from the "
                               f"backbone's {self.feature_dim}")
         _guard(new.head_path)
-        head = _new_session(new.head_path, self._providers, self.threads)
+        head = _new_session(new.head_path, self._providers, self.threads, head=True)
         self._check_head(head, new)
         self._head, self.bundle = head, new
 
