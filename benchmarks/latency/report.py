@@ -1,0 +1,201 @@
+"""The latency results: a printed table, latency.md (with the targets), latency.json and latency.png."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ENGINES = (("runtime", "(a) catsplit Runtime"), ("onnx", "(b) onnxruntime, monolithic"),
+           ("torch", "(c) PyTorch eager"))
+NO_GPU = "not measured (no CUDA GPU in this run)"
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _rows(res: dict) -> list[tuple[str, dict]]:
+    rows = [(label, res[key]) for key, label in ENGINES]
+    rows += [(f"catsplit Runtime, int8 {mode}", q["runtime"]) for mode, q in res["int8"].items()]
+    return rows
+
+
+def gemm_limit(results: dict) -> float:
+    return results["gemm"]["onnxruntime"]["gflops"]
+
+
+def achieved(res: dict, r: dict) -> float:
+    """GFLOP/s of a batch-1 run: the backbone's FLOPs over the median latency."""
+    return res["flops"]["flops"] / r["batch1"]["p50_ms"] / 1e6
+
+
+def model_table(name: str, res: dict, limit: float) -> list[str]:
+    gf = res["flops"]["flops"] / 1e9
+    lines = [f"### {res['info']['title']}", "",
+             f"Backbone {gf:.2f} GFLOP per clip (2 x {res['flops']['macs'] / 1e9:.2f} GMAC; by op: "
+             + ", ".join(f"{op} {v / 1e9:.2f}" for op, v in res["flops"]["by_op"].items())
+             + f"), {res['info']['params'] / 1e6:.2f} M parameters, input {res['info']['input_shape']}. "
+             f"Batch-1 repetitions: {res['profile']['reps']} (after {res['profile']['warmup']} warm-up), "
+             f"batch-8: {res['profile']['batch_reps']} (after 1).", "",
+             "| engine | p50 ms (batch 1) | p95 ms | clips/s (batch 8) | peak RSS MiB | GFLOP/s | % of GEMM |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for label, r in _rows(res):
+        b8 = r.get("batch8", {}).get("clips_per_s")
+        g = achieved(res, r)
+        lines.append(f"| {label} | {_f(r['batch1']['p50_ms'], 2)} | {_f(r['batch1']['p95_ms'], 2)} | {_f(b8)} | "
+                     f"{_f(r['rss_peak_mib'], 0)} | {_f(g)} | {_f(100 * g / limit, 0)} |")
+    return lines + [""]
+
+
+def targets(results: dict) -> list[tuple[str, str, str, str]]:
+    """(target, model, measured, verdict) rows."""
+    out = []
+    limit = gemm_limit(results)
+    for name, res in results["models"].items():
+        rt, mono = res["runtime"]["batch1"]["p50_ms"], res["onnx"]["batch1"]["p50_ms"]
+        ratio = rt / mono
+        out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name, f"{ratio:.3f}x",
+                    "met" if ratio <= 1.03 else f"missed by {100 * (ratio - 1.03):.1f} points"))
+        for mode, q in res["int8"].items():
+            sp = rt / q["runtime"]["batch1"]["p50_ms"]
+            agree = q.get("agreement", {}).get("top1_agreement")
+            where = (f"{agree:.1%} top-1 agreement on {q['agreement']['clips']} world val clips" if agree is not None
+                     else f"{q['check'].get('top1_agreement', float('nan')):.1%} top-1 agreement on "
+                          f"{q['check']['clips']} calibration clips (random weights)")
+            ok = sp >= 1.5 and (agree if agree is not None else q["check"].get("top1_agreement", 0)) >= 0.99
+            verdict = "met" if ok else (f"missed: speed-up {sp:.2f}x < 1.5x" if sp < 1.5 else "missed: agreement < 99%")
+            out.append((f"int8 ({mode}) >= 1.5x faster, >= 99% top-1 agreement", name, f"{sp:.2f}x; {where}",
+                        verdict))
+        sw = res["runtime"]["swap"]
+        swap, reload = sw["swap_dir"]["p50_ms"], sw["reload"]["p50_ms"]
+        ok = swap < 1 and reload >= 100 * swap
+        out.append(("head swap < 1 ms, reload >= 100x", name,
+                    f"swap {swap:.2f} ms (bundle already loaded: {sw['swap_loaded']['p50_ms']:.2f} ms), "
+                    f"reload {reload:.1f} ms = {reload / swap:.0f}x",
+                    "met" if ok else "missed" + (f": swap {swap:.2f} ms > 1 ms" if swap >= 1 else "")
+                    + (f"; reload only {reload / swap:.0f}x" if reload < 100 * swap else "")))
+        fo = res["folder"]
+        r = fo["overlapped"]["clips_per_s"] / fo["backbone_clips_per_s"]
+        out.append(("folder throughput (decoding overlapped) >= 0.9x backbone-only", name,
+                    f"{r:.2f}x ({fo['overlapped']['clips_per_s']:.1f} vs {fo['backbone_clips_per_s']:.1f} clips/s)",
+                    "met" if r >= 0.9 else f"missed by {100 * (0.9 - r):.0f} points"))
+        if name == "vit_s":
+            frac = achieved(res, res["runtime"]) / limit
+            out.append(("ViT-S backbone batch 1 >= 70% of GEMM GFLOP/s", name,
+                        f"{frac:.0%} ({achieved(res, res['runtime']):.0f} of {limit:.0f} GFLOP/s)",
+                        "met" if frac >= 0.7 else f"missed by {100 * (0.7 - frac):.0f} points"))
+    return out
+
+
+def markdown(results: dict) -> str:
+    m, g = results["machine"], results["gemm"]
+    limit = gemm_limit(results)
+    lines = ["# Latency: catsplit Runtime vs onnxruntime vs PyTorch eager", "",
+             f"- Command: `{results['command']}`" + (" (smoke-test repetitions)" if results["quick"] else ""),
+             f"- Machine: {m['cpu']}, {m['cores']} cores; threads for every engine: {m['threads']}",
+             f"- Date: {m['date']}; load average before / after: {m['load_before'][0]:.2f} / "
+             f"{m['load_after'][0]:.2f}; the whole run took {results['wall_s'] / 60:.1f} min",
+             f"- onnxruntime {m['onnxruntime']}, torch {m['torch']}, numpy {m['numpy']}, Python {m['python']}",
+             "- Each configuration runs in its own process; peak RSS is that process's ru_maxrss (Python, the "
+             "libraries and the model). Latency = wall time of one call on a preprocessed clip "
+             "(Runtime: `logits(features(x))`; onnxruntime: `run`; PyTorch: `model(x)` under inference_mode).",
+             "- FLOPs: 2 x MACs of Conv/ConvTranspose/MatMul/Gemm/Einsum, counted from the backbone ONNX graph "
+             "after shape inference (benchmarks/flops.py); GFLOP/s = FLOPs / batch-1 p50.", ""]
+    for name, why in results["skipped"].items():
+        lines += [f"- **{name} skipped**: {why}.", ""]
+    lines += ["## Machine limit", "",
+              f"float32 GEMM {g['n']} x {g['n']} x {g['n']}, best of the repetitions, {m['threads']} threads: "
+              f"onnxruntime MatMul **{g['onnxruntime']['gflops']:.0f} GFLOP/s**, numpy "
+              f"{g['numpy']['gflops']:.0f} GFLOP/s. The % of GEMM columns use the onnxruntime figure.", "",
+              "## CPU", ""]
+    for name, res in results["models"].items():
+        lines += model_table(name, res, limit)
+    lines += ["## Head swap vs full reload", "",
+              "| model | swap_head(bundle dir) p50 ms | swap_head(loaded Bundle) p50 ms | new Runtime p50 ms | reload / swap |",
+              "|---|---:|---:|---:|---:|"]
+    for name, res in results["models"].items():
+        sw = res["runtime"]["swap"]
+        lines.append(f"| {name} | {sw['swap_dir']['p50_ms']:.2f} | {sw['swap_loaded']['p50_ms']:.2f} | "
+                     f"{sw['reload']['p50_ms']:.1f} | {sw['reload']['p50_ms'] / sw['swap_dir']['p50_ms']:.0f}x |")
+    lines += ["", "## Decoding and folder throughput", "",
+              "Folder: benchmark-world val clips (16 frames, 56 px, nearest-upscaled to 240 x 240) as H.264 mp4. "
+              "Decode + preprocess = `load_views` per clip, alone. Folder throughput = `Runtime.classify(all clips)` "
+              "at batch 8 with decoding in 2 threads ahead of inference (overlapped) or inline; backbone-only = "
+              "`logits(features(x))` on a ready batch of 8.", "",
+              "| model | clips | decode + preprocess p50 ms/clip | backbone-only clips/s | overlapped clips/s | "
+              "inline clips/s | overlapped / backbone-only |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, res in results["models"].items():
+        fo = res["folder"]
+        lines.append(f"| {name} | {fo['clips']} | {fo['decode']['p50_ms']:.1f} | {fo['backbone_clips_per_s']:.1f} | "
+                     f"{fo['overlapped']['clips_per_s']:.1f} | {fo['inline']['clips_per_s']:.1f} | "
+                     f"{fo['overlapped']['clips_per_s'] / fo['backbone_clips_per_s']:.2f}x |")
+    lines += ["", "## int8 (CPU)", "",
+              "Speed-up = Runtime fp32 p50 / Runtime int8 p50 at batch 1, same run. Calibration (static) and the "
+              "quantize-time check use world *train* clips; the agreement column uses world *val* clips.", "",
+              "| model | mode | speed-up | top-1 agreement (val) | agreement at quantize time | build s |",
+              "|---|---|---:|---:|---:|---:|"]
+    for name, res in results["models"].items():
+        for mode, q in res["int8"].items():
+            sp = res["runtime"]["batch1"]["p50_ms"] / q["runtime"]["batch1"]["p50_ms"]
+            ag = q.get("agreement")
+            chk = q["check"]
+            lines.append(f"| {name} | {mode} | {sp:.2f}x | "
+                         + (f"{ag['top1_agreement']:.1%} ({ag['clips']} clips)" if ag else "- (random weights)")
+                         + f" | {chk.get('top1_agreement', float('nan')):.1%} ({chk['clips']} clips) | {q['build_s']:.0f} |")
+    lines += ["", "## GPU (CUDA execution provider)", ""]
+    if results["cuda"]["available"]:
+        lines += [f"GPU: {results['cuda']['gpu']}", "",
+                  "| model | engine | p50 ms (batch 1) | p95 ms | clips/s (batch 8) |", "|---|---|---:|---:|---:|"]
+        for name, res in results["models"].items():
+            for key, r in res.get("cuda", {}).items():
+                lines.append(f"| {name} | {key} | {r['batch1']['p50_ms']:.2f} | {r['batch1']['p95_ms']:.2f} | "
+                             f"{_f(r.get('batch8', {}).get('clips_per_s'))} |")
+    else:
+        lines += [f"{NO_GPU}: {results['cuda']['why']}. The CUDA rows (Runtime fp32 and fp16 bundle with IO "
+                  "binding, monolithic onnxruntime, PyTorch eager fp32/fp16) run when `nvidia-smi` finds a GPU "
+                  "and onnxruntime's CUDA provider starts."]
+    lines += ["", "## Targets", "", "| target | model | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {t} | {n} | {v} | {ok} |" for t, n, v, ok in targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["models"])
+    labels = [lab for lab, _ in _rows(results["models"][names[0]])]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
+    width = 0.8 / len(labels)
+    for k, lab in enumerate(labels):
+        lat = [dict(_rows(results["models"][n]))[lab]["batch1"]["p50_ms"] for n in names]
+        gfs = [achieved(results["models"][n], dict(_rows(results["models"][n]))[lab]) for n in names]
+        xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(names))]
+        ax1.bar(xs, lat, width, label=lab)
+        ax2.bar(xs, gfs, width, label=lab)
+    limit = gemm_limit(results)
+    ax2.axhline(limit, color="k", ls="--", lw=1, label=f"fp32 GEMM limit ({limit:.0f})")
+    ax2.axhline(0.7 * limit, color="gray", ls=":", lw=1, label="70% of GEMM")
+    for ax, title in ((ax1, "batch-1 latency p50 (ms, log)"), (ax2, "achieved GFLOP/s, batch 1")):
+        ax.set_xticks(range(len(names)), names)
+        ax.set_title(title)
+    ax1.set_yscale("log")
+    ax2.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{results['machine']['cpu']}, {results['machine']['threads']} threads, "
+                 f"{results['machine']['date'][:10]}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(results: dict, out: Path) -> list[str]:
+    """Write latency.md/.json/.png into `out`; returns the lines to print (the targets table)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latency.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    md = markdown(results)
+    (out / "latency.md").write_text(md)
+    if results["models"]:
+        plot(results, out / "latency.png")
+    table = md[md.index("## CPU"):]
+    return [table.rstrip(), f"wrote {out / 'latency.md'}, latency.json, latency.png"]
