@@ -339,7 +339,11 @@ def verify_cut(source: Path, backbone: Path, head_file: Path, head: LinearHead, 
     n = max(VERIFY_BATCH, fixed_batch or 0)
     x = rng.standard_normal((n, *shape[1:])).astype(np.float32)
     step = fixed_batch or n
-    sessions = [_session(str(p)) for p in (source, backbone, head_file)]
+    try:
+        sessions = [_session(str(p)) for p in (source, backbone, head_file)]
+    except Exception as e:  # onnxruntime raises several unrelated types for a model it cannot run
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OnnxImportError(f"{source}: onnxruntime cannot run it or its cut ({first})") from None
     names = [s.get_inputs()[0].name for s in sessions]
     ref, feats = [], []
     for i in range(0, n, step):
@@ -411,7 +415,10 @@ def import_onnx(model_path: str | os.PathLike, labels: list[str], out: str | os.
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.import.", dir=out.parent) as tmp:
         files = {BACKBONE: Path(tmp) / BACKBONE, HEAD: Path(tmp) / HEAD}
-        save_onnx(backbone, files[BACKBONE])
+        try:
+            save_onnx(backbone, files[BACKBONE])
+        except OnnxFileError as e:
+            raise OnnxImportError(f"{source}: cannot write its backbone: {e}") from None
         del backbone
         save_onnx(make_head(head.weight, head.bias), files[HEAD])
         step("verify")
