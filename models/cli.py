@@ -29,11 +29,12 @@ def _one_line_errors(fn: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from catsplit.models.export import ExportError
         from catsplit.models.importer import OnnxImportError
+        from catsplit.models.quantize import QuantizeError
         from catsplit.models.registry import RegistryError
 
         try:
             return fn(*args, **kwargs)
-        except (_Fail, BundleError, OnnxImportError, ExportError, RegistryError) as e:
+        except (_Fail, BundleError, OnnxImportError, ExportError, RegistryError, QuantizeError) as e:
             click.echo(f"catsplit: error: {e}", err=True)
             sys.exit(EXIT_USAGE)
         except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
@@ -164,3 +165,41 @@ def export_cmd(name: str, weights: str | None, labels_file: str, out: str, prepr
     bundle = export_bundle(backbone, head, labels, pre, out, force=force,
                            provenance={"model": name, "weights": os.path.basename(weights) if weights else None})
     _report(bundle, as_json, "exported")
+
+
+@click.command("quantize", context_settings=_HELP)
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@click.option("--mode", type=click.Choice(["dynamic", "static", "fp16"]), default="dynamic", show_default=True,
+              help="dynamic: int8 weights, activations quantised on the fly (MatMul/Gemm; best for ViTs). "
+              "static: int8 QDQ with activation ranges calibrated on --calib clips (Conv too; best for CNNs). "
+              "fp16: half-precision backbone for the CUDA provider.")
+@click.option("--calib", type=click.Path(exists=True), help="Folder of videos, or a CSV listing them (first "
+              "column, relative to the CSV): calibration clips for static, agreement check for every mode.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the written bundle.json (plus its path) as JSON.")
+@_one_line_errors
+def quantize_cmd(bundle: str, out: str, mode: str, calib: str | None, force: bool, as_json: bool) -> None:
+    """Write OUT: BUNDLE with an int8 (dynamic/static) or fp16 backbone; the head stays float32.
+
+    Inputs and outputs stay float32, so the runtime runs OUT like BUNDLE. Before writing, OUT's top-1
+    predictions are compared with BUNDLE's on the --calib clips (random inputs without them); the
+    agreement, the mode and the source backbone's sha256 are recorded in bundle.json's provenance.
+    """
+    from tqdm import tqdm
+
+    from catsplit.models.quantize import quantize_bundle
+
+    steps = ["calibration clips", f"{mode} backbone", "agreement check", "write"]
+    with tqdm(total=len(steps), desc="quantize", file=sys.stderr, leave=False, disable=None) as bar:
+        def progress(step: str) -> None:
+            bar.set_postfix_str(step)
+            bar.update(1)
+        written = quantize_bundle(bundle, out, mode=mode, calib=calib, force=force, progress=progress)
+    if as_json:
+        click.echo(json.dumps(written.to_json() | {"path": str(written.path)}))
+    else:
+        check = written.provenance["quantization"]["check"]
+        agree = (f"top-1 agreement {check['top1_agreement']:.1%} on {check['clips']} clips ({check['inputs']})"
+                 if "top1_agreement" in check else check.get("skipped", ""))
+        click.echo(f"quantized {written.path}: {mode} backbone ({written.provenance['precision']}); {agree}")

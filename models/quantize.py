@@ -36,6 +36,10 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 # The compute ops to quantise; norms, softmax and activations stay float. Dynamic mode leaves Conv
 # float: onnxruntime's ConvInteger is slower than its float Conv (0.24x on R(2+1)D-18, measured).
 QUANTIZED_OPS = {"dynamic": ["MatMul", "Gemm"], "static": ["Conv", "MatMul", "Gemm"]}
+# Convolutions with fewer input channels per group than this (the stem, on RGB) stay float:
+# onnxruntime's int8 convolution is slow there (CatNet-S's 3-channel stem: 10 ms int8 vs < 1 ms
+# float, measured), and the first layer is also where quantisation costs the most accuracy.
+MIN_INT8_CONV_CHANNELS = 8
 RANDOM_CHECK_CLIPS = 8
 
 
@@ -99,10 +103,24 @@ def _quantize_int8(src: Path, dst: Path, mode: str, views: np.ndarray | None, tm
         quantize_dynamic(prepared, dst, weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=QUANTIZED_OPS[mode])
         return
-    name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
-    quantize_static(prepared, dst, _Reader(name, views), quant_format=QuantFormat.QDQ,
+    model = onnx.load(str(prepared))
+    quantize_static(prepared, dst, _Reader(model.graph.input[0].name, views), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                    op_types_to_quantize=QUANTIZED_OPS[mode])
+                    op_types_to_quantize=QUANTIZED_OPS[mode], nodes_to_exclude=_thin_convs(model))
+
+
+def _thin_convs(model: onnx.ModelProto) -> list[str]:
+    """Names of the Conv nodes with fewer than MIN_INT8_CONV_CHANNELS input channels per group."""
+    shapes = {t.name: t.dims for t in model.graph.initializer}
+    return [n.name for n in model.graph.node
+            if n.op_type == "Conv" and n.input[1] in shapes and shapes[n.input[1]][1] < MIN_INT8_CONV_CHANNELS]
+
+
+def _int8_ops(path: Path) -> int:
+    """Nodes that compute in int8 (or quantise to it) in a quantised graph."""
+    ops = {"MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QLinearConv",
+           "QLinearMatMul", "QuantizeLinear", "QGemm"}
+    return sum(n.op_type in ops for n in onnx.load(str(path)).graph.node)
 
 
 def _convert_fp16(src: Path, dst: Path) -> None:
@@ -161,6 +179,9 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
             else:
                 _quantize_int8(src.backbone_path, backbone, mode, views, tmp)
                 save_onnx(onnx.load(str(backbone)), backbone)  # IR capped so onnxruntime loads it
+                if not _int8_ops(backbone):
+                    raise QuantizeError(f"{src.backbone_path}: {mode} mode found nothing to quantise (it takes "
+                                        f"{', '.join(QUANTIZED_OPS[mode])}); try --mode static")
         except (QuantizeError, BundleError):
             raise
         except Exception as e:  # onnxruntime.quantization raises many types for graphs it cannot handle

@@ -79,7 +79,7 @@ def world_folders(work: Path, n_folder: int, n_calib: int, n_agree: int) -> dict
 
 def quantized(info: dict, work: Path, calib: Path, modes: tuple[str, ...]) -> dict[str, dict]:
     """The model's quantised bundles (built once), with what quantize_bundle recorded."""
-    from catsplit.models.quantize import quantize_bundle
+    from catsplit.models.quantize import QuantizeError, quantize_bundle
     from catsplit.runtime.bundle import load_bundle
 
     out = {}
@@ -88,7 +88,11 @@ def quantized(info: dict, work: Path, calib: Path, modes: tuple[str, ...]) -> di
         if not (path / "bundle.json").is_file():
             log(f"[{info['model']}] quantising the backbone: {mode}")
             t0 = time.perf_counter()
-            quantize_bundle(info["bundle"], path, mode=mode, calib=calib / "clips.csv", force=True)
+            try:
+                quantize_bundle(info["bundle"], path, mode=mode, calib=calib / "clips.csv", force=True)
+            except QuantizeError as e:  # e.g. dynamic mode on a network without MatMul
+                out[mode] = {"error": str(e).split(": ", 1)[-1]}
+                continue
             (work / f"bundle_{mode}.seconds").write_text(f"{time.perf_counter() - t0:.1f}")
         q = load_bundle(path, verify=False).provenance["quantization"]
         out[mode] = {"bundle": str(path), "check": q["check"],
@@ -130,6 +134,8 @@ def bench_model(name: str, args: dict, work: Path, folders: dict[str, Path], cud
     res["torch"] = run_job({**base, "engine": "torch"})
     res["int8"] = quantized(info, work / name, folders["calib"], ("dynamic", "static"))
     for mode, q in res["int8"].items():
+        if "error" in q:
+            continue
         log(f"[{name}] Runtime on the int8 ({mode}) bundle")
         q["runtime"] = run_job({**base, "engine": "runtime", "bundle": q["bundle"], "batch_reps": 0})
         if name in ("model_a", "tiny"):

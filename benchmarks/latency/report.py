@@ -15,7 +15,7 @@ def _f(x: float | None, digits: int = 1) -> str:
 
 def _rows(res: dict) -> list[tuple[str, dict]]:
     rows = [(label, res[key]) for key, label in ENGINES]
-    rows += [(f"catsplit Runtime, int8 {mode}", q["runtime"]) for mode, q in res["int8"].items()]
+    rows += [(f"catsplit Runtime, int8 {mode}", q["runtime"]) for mode, q in res["int8"].items() if "error" not in q]
     return rows
 
 
@@ -46,6 +46,20 @@ def model_table(name: str, res: dict, limit: float) -> list[str]:
     return lines + [""]
 
 
+def _agreement(q: dict) -> float:
+    """Top-1 agreement on the world's val clips when measured, else the quantize-time check's."""
+    return q["agreement"]["top1_agreement"] if "agreement" in q else q["check"].get("top1_agreement", 0.0)
+
+
+def best_int8(res: dict) -> tuple[str, dict] | None:
+    """The int8 mode picked for a model: the fastest with >= 99% agreement, else the fastest."""
+    done = [(m, q) for m, q in res["int8"].items() if "error" not in q]
+    if not done:
+        return None
+    fast = sorted(done, key=lambda mq: mq[1]["runtime"]["batch1"]["p50_ms"])
+    return next(((m, q) for m, q in fast if _agreement(q) >= 0.99), fast[0])
+
+
 def targets(results: dict) -> list[tuple[str, str, str, str]]:
     """(target, model, measured, verdict) rows."""
     out = []
@@ -55,16 +69,17 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         ratio = rt / mono
         out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name, f"{ratio:.3f}x",
                     "met" if ratio <= 1.03 else f"missed by {100 * (ratio - 1.03):.1f} points"))
-        for mode, q in res["int8"].items():
+        best = best_int8(res)
+        if best is not None:
+            mode, q = best
             sp = rt / q["runtime"]["batch1"]["p50_ms"]
-            agree = q.get("agreement", {}).get("top1_agreement")
-            where = (f"{agree:.1%} top-1 agreement on {q['agreement']['clips']} world val clips" if agree is not None
-                     else f"{q['check'].get('top1_agreement', float('nan')):.1%} top-1 agreement on "
-                          f"{q['check']['clips']} calibration clips (random weights)")
-            ok = sp >= 1.5 and (agree if agree is not None else q["check"].get("top1_agreement", 0)) >= 0.99
+            agree = _agreement(q)
+            where = (f"{agree:.1%} top-1 agreement on {q['agreement']['clips']} world val clips" if "agreement" in q
+                     else f"{agree:.1%} top-1 agreement on {q['check']['clips']} calibration clips (random weights)")
+            ok = sp >= 1.5 and agree >= 0.99
             verdict = "met" if ok else (f"missed: speed-up {sp:.2f}x < 1.5x" if sp < 1.5 else "missed: agreement < 99%")
-            out.append((f"int8 ({mode}) >= 1.5x faster, >= 99% top-1 agreement", name, f"{sp:.2f}x; {where}",
-                        verdict))
+            out.append(("int8 >= 1.5x faster, >= 99% top-1 agreement (best mode)", name,
+                        f"{mode}: {sp:.2f}x; {where}", verdict))
         sw = res["runtime"]["swap"]
         swap, reload = sw["swap_dir"]["p50_ms"], sw["reload"]["p50_ms"]
         ok = swap < 1 and reload >= 100 * swap
@@ -135,6 +150,9 @@ def markdown(results: dict) -> str:
               "|---|---|---:|---:|---:|---:|"]
     for name, res in results["models"].items():
         for mode, q in res["int8"].items():
+            if "error" in q:
+                lines.append(f"| {name} | {mode} | not applicable: {q['error']} | | | |")
+                continue
             sp = res["runtime"]["batch1"]["p50_ms"] / q["runtime"]["batch1"]["p50_ms"]
             ag = q.get("agreement")
             chk = q["check"]
