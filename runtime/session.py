@@ -204,6 +204,10 @@ class Runtime:
         if len(got) != len(want) or any(isinstance(g, int) and g != w for g, w in zip(got, want)):
             raise BundleError(f"{path}: input {inp[0].name!r} has shape {inp[0].shape}, but bundle.json's "
                               f"preprocess gives [B, {', '.join(map(str, want))}] ({pre.layout})")
+        batch = inp[0].shape[0]
+        # Some exporters bake the example's batch size into the graph (torch.export with batch 1):
+        # such a backbone is fed in chunks of exactly that size.
+        self._fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
         d = _last_dim(out[0].shape)
         if d is not None and d != self.feature_dim:
             raise BundleError(f"{path}: output dimension {d} does not match bundle.json feature_dim "
@@ -238,6 +242,11 @@ class Runtime:
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Backbone on a preprocessed batch [B, *input shape] -> float32 features [B, D]."""
+        n = self._fixed_batch
+        if n is not None and len(x) != n:
+            chunks = [x[i:i + n] for i in range(0, len(x), n)]
+            chunks[-1] = np.concatenate([chunks[-1], np.zeros((n - len(chunks[-1]),) + x.shape[1:], x.dtype)])
+            return np.concatenate([self.features(c) for c in chunks])[:len(x)]
         feats = self._backbone.run(None, self._feed(self._backbone, x))[0]
         if feats.ndim != 2 or feats.shape[1] != self.feature_dim:
             raise BundleError(f"{self.bundle.backbone_path}: gives features of shape {list(feats.shape)}, "
@@ -250,7 +259,7 @@ class Runtime:
 
     def _logits_of_views(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Backbone then head on one batch; (logits, backbone ms, head ms)."""
-        if self.provider != CUDA:
+        if self.provider != CUDA or self._fixed_batch is not None:
             t0 = time.perf_counter()
             feats = self.features(x)
             t1 = time.perf_counter()

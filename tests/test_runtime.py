@@ -67,6 +67,18 @@ def test_batching_does_not_change_results(world):
         np.testing.assert_allclose([p for _, p in a.top_k], [p for _, p in b.top_k], atol=1e-5)
 
 
+@pytest.mark.parametrize("fixed", [1, 3])
+def test_fixed_batch_backbone_is_fed_in_chunks(world, tmp_path, fixed):
+    """A backbone exported with its batch size baked in still classifies batches of any size."""
+    bundle = T.make_bundle(tmp_path / "fixed", backbone=T.backbone_bytes(fixed_batch=fixed))
+    dynamic = Runtime(world["bundle"].path, provider="cpu", views=(2, 1), batch_size=5)
+    fixed_rt = Runtime(bundle.path, provider="cpu", views=(2, 1), batch_size=5)
+    for a, b in zip(dynamic.classify(world["videos"]), fixed_rt.classify(world["videos"])):
+        assert b.error is None
+        assert [lab for lab, _ in a.top_k] == [lab for lab, _ in b.top_k]
+        np.testing.assert_allclose([p for _, p in a.top_k], [p for _, p in b.top_k], atol=1e-5)
+
+
 def test_bad_video_keeps_order_and_others(world):
     bad = str(V.short_video(world["dir"] / "short.mp4"))
     preds = Runtime(world["bundle"], provider="cpu", batch_size=2).classify(

@@ -32,21 +32,24 @@ class TinyBackbone(nn.Module):
         return self.pool(torch.relu(self.conv(x))).flatten(1)
 
 
-def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
-    """Export with a dynamic batch axis; IR version capped so onnxruntime 1.31 loads it."""
+def onnx_bytes(module: nn.Module, example: torch.Tensor, dynamic: bool = True) -> bytes:
+    """Export (with a dynamic batch axis unless `dynamic` is False); IR version capped so onnxruntime 1.31
+    loads it."""
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is deprecated
         torch.onnx.export(module.eval(), (example,), buf, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     model.ir_version = min(model.ir_version, 10)
     return model.SerializeToString()
 
 
-def backbone_bytes(seed: int = 0, pre: Preprocess = PRE, dim: int = FEATURE_DIM) -> bytes:
+def backbone_bytes(seed: int = 0, pre: Preprocess = PRE, dim: int = FEATURE_DIM, fixed_batch: int | None = None) -> bytes:
+    """`fixed_batch`: bake that batch size into the graph, as torch.export does with its example input."""
     torch.manual_seed(seed)
-    return onnx_bytes(TinyBackbone(dim, pre.layout), torch.zeros(pre.input_shape(2)))
+    example = torch.zeros(pre.input_shape(fixed_batch or 2))
+    return onnx_bytes(TinyBackbone(dim, pre.layout), example, dynamic=fixed_batch is None)
 
 
 def head_bytes(num_classes: int, dim: int = FEATURE_DIM, seed: int = 1, scale: float = 4.0) -> bytes:
