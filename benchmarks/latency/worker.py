@@ -72,6 +72,8 @@ def _runner(job: dict) -> tuple[Callable, dict]:
         from catsplit.runtime import Runtime
 
         rt = Runtime(job["bundle"], provider=job.get("provider", "cpu"), threads=threads)
+        if rt.provider == "CUDAExecutionProvider":  # the IO-binding path classify uses: features stay on the GPU
+            return (lambda x: rt._logits_of_views(x)[0]), {"provider": rt.provider, "runtime": rt}
         return (lambda x: rt.logits(rt.features(x))), {"provider": rt.provider, "runtime": rt}
     if engine == "onnx":
         import onnxruntime as ort
@@ -114,9 +116,39 @@ def engine_job(job: dict) -> dict:
         b8 = summary(timed(lambda: run(x8), job["batch_reps"], 1))
         out["batch8"] = {**b8, "clips_per_s": 8e3 / b8["p50_ms"]}
     if job.get("swap"):
-        out["swap"] = swap_and_reload(facts["runtime"], job)
+        rt = facts["runtime"]
+        feats = rt.features(x1)
+        out["head_only"] = summary(timed(lambda: rt.logits(feats), 200, 10))
+        out["swap"] = swap_and_reload(rt, job)
+    if job.get("profile"):
+        out["profile"] = op_profile(job["bundle"] + "/backbone.onnx", x1, job["threads"])
     out.update(rss_base_mib=rss_base, rss_peak_mib=rss_mib())
     return out
+
+
+def op_profile(path: str, x, threads: int) -> dict[str, float]:
+    """Share of kernel time per op type in one profiled run (after one warm-up run) of `path`."""
+    import onnxruntime as ort
+
+    so = _ort_options(threads)
+    so.enable_profiling = True
+    so.profile_file_prefix = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"catsplit_profile_{os.getpid()}")
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    sess.run(None, {name: x})
+    sess.run(None, {name: x})
+    trace = Path(sess.end_profiling())
+    events = json.loads(trace.read_text())
+    trace.unlink()
+    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    start = runs[-1]["ts"] if runs else 0  # the second run only
+    per_op: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= start:
+            op = e["args"]["op_name"]
+            per_op[op] = per_op.get(op, 0.0) + e["dur"]
+    total = sum(per_op.values()) or 1.0
+    return {op: v / total for op, v in sorted(per_op.items(), key=lambda kv: -kv[1])}
 
 
 def swap_and_reload(rt, job: dict) -> dict:
@@ -169,7 +201,10 @@ def _blas_name() -> str:
 
 
 def _videos(source: str, limit: int | None = None) -> list[str]:
-    """mp4 files of a folder (sorted), or the `path` column of a benchmark-world clips.csv."""
+    """mp4 files of a folder (sorted), or the `path` column of a benchmark-world clips.csv (given, or
+    in the folder)."""
+    if (Path(source) / "clips.csv").is_file():
+        source = str(Path(source) / "clips.csv")
     if source.endswith(".csv"):
         from benchmarks.world.write_mp4 import read_index
 
