@@ -1,0 +1,83 @@
+"""run_benchmark: both models' tables as one JSON-able document; write_results: .md, .json and .png."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from benchmarks.edit_quality import encoders as E
+from benchmarks.edit_quality import full_model as F
+from benchmarks.edit_quality import methods as M
+from benchmarks.edit_quality.data import load_world
+from benchmarks.edit_quality.report import markdown, plot, to_json
+from benchmarks.edit_quality.run import run_table
+from catsplit.compiler.ma import AlignConfig
+
+
+def run_benchmark(bundles: dict[str, Path], seeds: Sequence[int] = (0, 1, 2),
+                  methods: Sequence[str] | None = None, views: tuple[int, int] = (2, 3),
+                  n_val: int | None = None, n_train: int | None = None, targets: Sequence[str] | None = None,
+                  full_n_val: int = 4, cache: Path | None = None,
+                  progress: bool = False, command: str = "", align: AlignConfig = AlignConfig()) -> dict:
+    """Every chosen method x target x seed for each model's bundle, as the document `write_results` writes.
+
+    align: MA's training settings (the compiler's defaults; tests pass fewer epochs)."""
+    t0 = time.perf_counter()
+    keys = list(methods or M.BY_KEY)
+    chosen = [M.BY_KEY[k] for k in keys if k != F.METHOD.key]
+    needed = {m.encoder for m in chosen if m.init in ("ma", "mr") or m.init is None}
+    encoders = {name: E.load(name) for name in needed}
+    tables, timings = {}, {}
+    for model, path in bundles.items():
+        t = time.perf_counter()
+        world = load_world(path, model, views, targets, n_train, n_val, cache, progress)
+        timings[f"{model}: features (render + backbone, or cache)"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        table = run_table(world, chosen, seeds, encoders, progress, align)
+        if F.METHOD.key in keys:
+            subset = [x for x in F.FULL_TARGETS[model] if x in world.targets]
+            idx, val_views = F.val_subset(world, full_n_val)
+            for seed in seeds:
+                for target in subset:
+                    ts = time.perf_counter()
+                    score = F.finetune(world, target, seed, val_views, idx)
+                    table.scores.setdefault(F.METHOD.key, {}).setdefault(seed, []).append(score)
+                    table.seconds[F.METHOD.key] = table.seconds.get(F.METHOD.key, 0.0) + time.perf_counter() - ts
+            table.notes[F.METHOD.key] = (f"subset: targets {', '.join(subset)}; locality on the first {full_n_val} "
+                                         f"val clips of every label ({len(idx)} clips)")
+        timings[f"{model}: edits"] = round(time.perf_counter() - t, 1)
+        info = {"bundle": str(path), "backbone_sha256": world.bundle.files.get("backbone.onnx"),
+                "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val},
+                "targets": world.targets, "k": {t: len(world.fine(t)) for t in world.targets},
+                "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2)}
+        tables[model] = (info, table)
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores visible, {platform.processor() or 'cpu'}; "
+                       f"python {platform.python_version()}",
+            "seeds": list(seeds), "views": list(views), "encoders": {k: v.name for k, v in encoders.items()},
+            "timings_s": {**timings, "total": round(time.perf_counter() - t0, 1)}}
+    return to_json(tables, meta)
+
+
+def _original_top1(world) -> float:
+    from benchmarks.edit_quality.metrics import predictions
+    from benchmarks.world.labels import class_of
+
+    cls = class_of(world.model)
+    pred = predictions(world.original)
+    return float(sum(world.bundle.labels[p] == cls[r.label] for p, r in zip(pred, world.val)) / len(world.val))
+
+
+def write_results(doc: dict, out: Path) -> list[Path]:
+    """out.md (tables and notes), out.json (every per-target count), out.png (generality vs locality)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png, js = out.with_suffix(".png"), out.with_suffix(".json")
+    js.write_text(json.dumps(doc, indent=1) + "\n")
+    plot(doc, png)
+    out.write_text(markdown(doc, png.name))
+    return [out, js, png]

@@ -1,0 +1,142 @@
+"""The methods of the table. Every edited head is produced by the compiler itself: rows from
+`compiler.compile.edit_rows` (the in-memory core of `catsplit-compile`: MR, MA, the coarse/random
+starting rows, low-shot isolated fine-tuning), spliced by `compiler.splice.splice`. Only the text-only
+baseline is the benchmark's own (the compiler has no such method): a ridge map from label-text
+embeddings to head rows, with no modifier structure.
+
+A method is a `Method(name, mode, init, method, shots, encoder, bias_offset)`; `rows` turns it into new
+rows for one target and seed.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.edit_quality.data import World
+from catsplit.compiler.compile import edit_rows
+from catsplit.compiler.groups import resolve_groups
+from catsplit.compiler.lowshot import head_logits, train_rows
+from catsplit.compiler.ma import AlignConfig
+from catsplit.compiler.spec import SplitSpec, parse_spec
+
+RIDGE = 1.0  # text-only baseline: ridge penalty on L2-normalised text embeddings
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str
+    label: str             # as printed in the table
+    family: str            # "baseline", "zero-shot", "one-shot", "all data", "ablation", "bias offset"
+    mode: str = "flat"
+    init: str | None = None      # edit_rows init: "ma", "mr", "coarse", "random"; None = text-only
+    shots: str | None = None     # None, "one" (one clip per subcategory) or "all" (the whole pool)
+    encoder: str = "minilm"
+    bias_offset: float = 0.0
+
+
+METHODS = (
+    Method("coarse", "coarse copy", "baseline", init="coarse"),
+    Method("random", "random rows", "baseline", init="random"),
+    Method("text", "text-only (ridge)", "baseline"),
+    Method("mr", "MR", "zero-shot", init="mr"),
+    Method("ma", "MA (flat)", "zero-shot", init="ma"),
+    Method("ma_hier", "MA (hierarchical)", "zero-shot", mode="hierarchical", init="ma"),
+    Method("shot_coarse", "one-shot, new rows, coarse init", "one-shot", init="coarse", shots="one"),
+    Method("shot_random", "one-shot, new rows, random init", "one-shot", init="random", shots="one"),
+    Method("shot_ma", "one-shot, new rows, MA init", "one-shot", init="ma", shots="one"),
+    # not an edit_rows method: benchmarks/edit_quality/full_model.py trains backbone and head
+    Method("full_model", "one-shot, whole model, coarse init", "one-shot", init="coarse", shots="one"),
+    Method("all_coarse", "all train clips, new rows, coarse init", "all data", init="coarse", shots="all"),
+    Method("ma_use", "MA (flat), USE text encoder", "ablation", init="ma", encoder="use"),
+    Method("ma_randtext", "MA (flat), random text vectors", "ablation", init="ma", encoder="random"),
+    Method("ma_bias-1", "MA (flat), bias offset -1", "bias offset", init="ma", bias_offset=-1.0),
+    Method("ma_bias-2", "MA (flat), bias offset -2", "bias offset", init="ma", bias_offset=-2.0),
+)
+BY_KEY = {m.key: m for m in METHODS}
+EDITS = tuple(m for m in METHODS if m.key != "full_model")  # what run_table runs
+
+
+def spec_of(world: World, target: str) -> SplitSpec:
+    """Split the target into its fine labels; modifiers are derived by the compiler (no overrides)."""
+    return parse_spec({"split": target, "into": [{"label": y} for y in world.fine(target)]}, f"split of {target}")
+
+
+def one_shot(world: World, target: str, seed: int) -> np.ndarray:
+    """Indices into the target's low-shot pool: one clip per subcategory, a deterministic draw per seed."""
+    pool = world.pool[target]
+    key = hashlib.sha256(f"{seed}\x1f{target}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+    picks = []
+    for label in world.fine(target):
+        idx = [i for i, r in enumerate(pool) if r.label == label]
+        picks.append(idx[int(rng.integers(len(idx)))])
+    return np.array(picks)
+
+
+def shots_of(world: World, target: str, seed: int, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features [n, D] with each clip's views averaged, as compile_split's shot_features does; subcategory
+    index [n])."""
+    pool = world.pool[target]
+    idx = one_shot(world, target, seed) if which == "one" else np.arange(len(pool))
+    fine = world.fine(target)
+    return world.pool_feats[target][idx].mean(axis=1), np.array([fine.index(pool[i].label) for i in idx])
+
+
+def text_only_rows(world: World, spec: SplitSpec, encoder, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows from a ridge regression fitted on the head (label text embedding -> W[y]); bias b[c]."""
+    def unit(x):
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    x = unit(encoder.encode(world.bundle.labels).astype(np.float64))
+    y = world.w.astype(np.float64)
+    xm, ym = x.mean(0), y.mean(0)
+    a = np.linalg.solve((x - xm).T @ (x - xm) + RIDGE * np.eye(x.shape[1]), (x - xm).T @ (y - ym))
+    rows = (unit(encoder.encode(spec.labels).astype(np.float64)) - xm) @ a + ym
+    return rows.astype(np.float32), np.full(len(spec.labels), world.b[c], np.float32)
+
+
+class Rows:
+    """New rows per (method, target, seed), with the zero-shot rows computed once and shared.
+
+    MR/MA rows come from `edit_rows` (flat, no shots, no offset) once per (init, encoder, target, seed)
+    and serve every method built on them: the hierarchical edit (edit_rows's zero-shot rows do not
+    depend on the mode), the bias offsets (added to the biases, as edit_rows does) and one-shot MA
+    init (`train_rows` from those rows, the call edit_rows makes). tests/test_edit_quality.py checks
+    that this gives exactly what one edit_rows call with those settings gives. Coarse/random starts are
+    cheap and go through edit_rows whole.
+    """
+
+    def __init__(self, world: World, encoders: dict, align: AlignConfig = AlignConfig()):
+        self.world, self.encoders, self.align = world, encoders, align
+        self.groups = resolve_groups(world.bundle)
+        self._zero_shot: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _edit_rows(self, spec: SplitSpec, c: int, method: Method, seed: int, **kw):
+        w = self.world
+        init = method.init
+        return edit_rows(w.bundle, spec, w.head, w.w, w.b, c, self.groups, method="mr" if init == "mr" else "ma",
+                         init=init, text_encoder=self.encoders[method.encoder], seed=seed, align=self.align,
+                         **kw)[:2]
+
+    def __call__(self, method: Method, target: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The method's new rows (weights [k, D], biases [k]) for splitting `target`."""
+        world = self.world
+        spec = spec_of(world, target)
+        c = world.bundle.labels.index(target)
+        if method.init is None:
+            return text_only_rows(world, spec, self.encoders[method.encoder], c)
+        shots = shots_of(world, target, seed, method.shots) if method.shots else None
+        if method.init not in ("ma", "mr"):
+            return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
+                                   bias_offset=method.bias_offset)
+        key = (method.init, method.encoder, target, seed)
+        if key not in self._zero_shot:
+            self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
+        w_new, b_new = self._zero_shot[key]
+        if shots is not None:
+            feats, targets = shots
+            fit = train_rows(feats, targets, head_logits(world.head, feats), c, method.mode, w_new, b_new, seed)
+            w_new, b_new = fit.w, fit.b
+        return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)

@@ -1,0 +1,149 @@
+"""Edit-quality benchmark: METHOD.md 6 metrics on hand-made numbers, and a tiny end-to-end run of the
+harness on a real (tiny) bundle of the rendered world: one target, one val clip per label."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from benchmarks.edit_quality import methods as M
+from benchmarks.edit_quality.bench import run_benchmark, write_results
+from benchmarks.edit_quality.metrics import TargetScore, generality, locality, masked_probs, predictions, \
+    score_target, summary
+from catsplit.compiler.ma import AlignConfig
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_masked_probs_zero_the_coarse_class_renormalise_then_average_views():
+    z = np.array([[[5.0, 1.0, 0.0], [5.0, 0.0, 2.0]]])  # 1 video, 2 views, c = 0 dominates both views
+    p = masked_probs(z, mask=0)
+    per_view = [softmax(np.array([1.0, 0.0])), softmax(np.array([0.0, 2.0]))]
+    want = np.concatenate([[0.0], (per_view[0] + per_view[1]) / 2])
+    np.testing.assert_allclose(p[0], want, atol=1e-12)
+    assert p[0, 0] == 0 and predictions(z, 0)[0] == 2  # view averaging picks label 2, not label 1
+    assert predictions(z)[0] == 0                       # unmasked, c wins
+
+
+def test_flat_scoring_with_c_masked_equals_the_spliced_head_without_c():
+    rng = np.random.default_rng(0)
+    with_c = rng.standard_normal((4, 3, 6)) * 3     # old rows incl. c (column 2) then new rows
+    without_c = np.delete(with_c, 2, axis=-1)
+    np.testing.assert_allclose(np.delete(masked_probs(with_c, 2), 2, axis=1), masked_probs(without_c), atol=1e-12)
+
+
+def test_score_target_counts_only_new_labels_and_masks_c_for_both_models():
+    orig_labels = ["c", "x", "y"]
+    edited_labels = ["x", "y", "s1", "s2"]
+    # clips: two of the target (s1, s2), two others (x, y)
+    truth = ["s1", "s2", "x", "y"]
+    inside = np.array([True, True, False, False])
+    edited = np.log(np.array([[[.1, .1, .7, .1]], [[.7, .1, .1, .1]], [[.1, .1, .1, .7]], [[.1, .7, .1, .1]]]))
+    original = np.log(np.array([[[.8, .1, .1]], [[.8, .1, .1]], [[.9, .08, .02]], [[.9, .02, .08]]]))
+    s = score_target("c", ["s1", "s2"], edited_labels, orig_labels, 0, edited, original, truth, inside)
+    assert (s.correct, s.clips) == (1, 2)  # clip 2 went to old label x: wrong
+    assert s.original_acc == 1.0           # c masked: the original gets x and y right
+    assert s.edited_acc == 0.5             # x clip went to s2
+    assert s.locality == 0.5 and s.generality == 0.5
+
+
+def test_generality_pooled_locality_averaged_and_sample_std_over_seeds():
+    a = TargetScore("a", 3, 4, 0.9, 1.0)
+    b = TargetScore("b", 1, 2, 0.5, 0.5)
+    assert generality([a, b]) == pytest.approx(4 / 6)       # pooled, not (0.75 + 0.5) / 2
+    assert locality([a, b]) == pytest.approx((0.9 + 1.0) / 2)
+    s = summary([[a, b], [TargetScore("a", 4, 4, 1.0, 1.0), TargetScore("b", 2, 2, 0.5, 0.5)]])
+    g = np.array([4 / 6, 1.0]) * 100
+    assert s["generality"] == pytest.approx((g.mean(), np.std(g, ddof=1)))
+    assert s["mean"][0] == pytest.approx(((g + np.array([95.0, 100.0])) / 2).mean())
+
+
+FAST = AlignConfig(max_epochs=15)  # MA as the compiler trains it, fewer epochs
+TARGET = "Pushing something"  # model A's whole-model fine-tuning target too
+
+
+@pytest.fixture(scope="module")
+def tiny_world_bundle(tmp_path_factory):
+    """Model A's label space on an untrained CatNet, its head fitted (least squares) to one val clip per
+    label so that the original model is right on them; exported with the real export_bundle."""
+    from benchmarks.edit_quality.data import features
+    from benchmarks.world.labels import class_of, label_space, rendered_groups
+    from benchmarks.world.splits import PREPROCESS, WorldSplits
+    from catsplit.models.catnet import Backbone, catnet_s
+    from catsplit.models.export import export_bundle
+    from catsplit.runtime import Runtime
+
+    root = tmp_path_factory.mktemp("eq")
+    labels = label_space("A")
+    torch.manual_seed(0)
+    net = catnet_s(0)
+    dim = net.num_features
+    backbone = Backbone(net).eval()
+    prov = {"splits": {"seed": 0, "n_train": 2, "n_val": 1}}
+    first = export_bundle(backbone, nn.Linear(dim, len(labels)), labels, PREPROCESS, root / "random")
+    splits = WorldSplits(0, 2, 1)
+    val = splits.clips("val")
+    x = features(Runtime(first, provider="cpu"), splits, val, (1, 1), None)[:, 0]
+    y = np.eye(len(labels))[[labels.index(class_of("A")[r.label]) for r in val]] * 10
+    xa = np.hstack([x, np.ones((len(x), 1))])
+    sol = np.linalg.lstsq(xa, y, rcond=None)[0]
+    head = nn.Linear(dim, len(labels))
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(sol[:-1].T.astype(np.float32)))
+        head.bias.copy_(torch.from_numpy(sol[-1].astype(np.float32)))
+    return export_bundle(backbone, head, labels, PREPROCESS, root / "A", groups=rendered_groups(), provenance=prov)
+
+
+def test_end_to_end_on_a_tiny_bundle(tiny_world_bundle, minilm, tmp_path):
+    keys = ["coarse", "text", "mr", "ma", "ma_hier", "shot_ma", "ma_randtext", "full_model"]
+    doc = run_benchmark({"A": tiny_world_bundle.path}, seeds=(0, 1), methods=keys, views=(1, 1),
+                        targets=[TARGET], full_n_val=1, cache=tmp_path / "cache", command="test", align=FAST)
+    info = doc["models"]["A"]
+    assert info["targets"] == [TARGET] and info["k"] == {TARGET: 9} and info["val_clips"] == 96
+    assert info["original_top1"] == 100.0
+    assert set(info["methods"]) == set(keys)
+    for key, entry in info["methods"].items():
+        assert set(entry["seeds"]) == {"0", "1"}
+        for scores in entry["seeds"].values():
+            (s,) = scores
+            assert s["target"] == TARGET and s["clips"] == 9 and 0 <= s["correct"] <= 9
+            assert 0 <= s["edited_acc"] <= 1 and s["original_acc"] == 1.0
+    hier = info["methods"]["ma_hier"]["seeds"]["0"][0]
+    assert hier["edited_acc"] == 1.0  # hierarchical: every clip the original did not put in c keeps its label
+    assert info["methods"]["full_model"]["note"].startswith("subset")
+    # features are cached: a second run reads them back (keyed by backbone sha256, world seed, split)
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(cached) == 2 and all(tiny_world_bundle.files["backbone.onnx"][:16] in n for n in cached)
+    out = write_results(doc, tmp_path / "res" / "edit_quality.md")
+    md = out[0].read_text()
+    assert "SSv2-Split (paper)" in md and "SSv2-Split-Synth (ours)" in md and "| MA (hierarchical) |" in md
+    assert json.loads(out[1].read_text())["meta"]["command"] == "test"
+    assert out[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minilm, tmp_path):
+    """The harness computes MA rows once and reuses them; that must equal what edit_rows gives for each
+    method on its own (mode, bias offset, one-shot training from MA init)."""
+    from benchmarks.edit_quality.data import load_world
+    from catsplit.compiler.compile import edit_rows
+    from catsplit.compiler.groups import resolve_groups
+
+    world = load_world(tiny_world_bundle.path, "A", (1, 1), [TARGET], cache=tmp_path)
+    rows = M.Rows(world, {"minilm": minilm}, FAST)
+    spec = M.spec_of(world, TARGET)
+    c = world.bundle.labels.index(TARGET)
+    groups = resolve_groups(world.bundle)
+    for key in ("ma_hier", "ma_bias-1", "shot_ma"):
+        m = M.BY_KEY[key]
+        shots = M.shots_of(world, TARGET, 1, m.shots) if m.shots else None
+        want = edit_rows(world.bundle, spec, world.head, world.w, world.b, c, groups, "ma", m.mode, "ma", minilm,
+                         1, m.bias_offset, FAST, shots=shots)[:2]
+        got = rows(m, TARGET, 1)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
