@@ -145,6 +145,11 @@ def bench_model(name: str, args: dict, work: Path, folders: dict[str, Path], cud
         if name in ("model_a", "tiny"):
             q["agreement"] = run_job({"kind": "agreement", "threads": args["threads"], "reference": info["bundle"],
                                       "candidate": q["bundle"], "videos": str(folders["agree"] / "clips.csv")})
+    log(f"[{name}] interleaved in one process: Runtime fp32 / int8 vs monolithic onnxruntime")
+    configs = [{"label": "runtime", "engine": "runtime"}, {"label": "onnx", "engine": "onnx"}]
+    configs += [{"label": f"int8 {mode}", "engine": "runtime", "bundle": q["bundle"]}
+                for mode, q in res["int8"].items() if "error" not in q]
+    res["ab"] = run_job({**base, "kind": "ab", "configs": configs})
     log(f"[{name}] folder of mp4s: decode + preprocess, classify overlapped / inline")
     res["folder"] = run_job({"kind": "folder", "threads": args["threads"], "bundle": info["bundle"],
                              "videos": str(folders[FOLDER_OF.get(name, "folder")]), "limit": prof["folder_clips"],

@@ -41,8 +41,9 @@ def model_table(name: str, res: dict, limit: float) -> list[str]:
     for label, r in _rows(res):
         b8 = r.get("batch8", {}).get("clips_per_s")
         g = achieved(res, r)
+        pct = None if "int8" in label else 100 * g / limit  # int8 against a float32 GEMM says nothing
         lines.append(f"| {label} | {_f(r['batch1']['p50_ms'], 2)} | {_f(r['batch1']['p95_ms'], 2)} | {_f(b8)} | "
-                     f"{_f(r['rss_peak_mib'], 0)} | {_f(g)} | {_f(100 * g / limit, 0)} |")
+                     f"{_f(r['rss_peak_mib'], 0)} | {_f(g)} | {_f(pct, 0)} |")
     return lines + [""]
 
 
@@ -56,7 +57,7 @@ def best_int8(res: dict) -> tuple[str, dict] | None:
     done = [(m, q) for m, q in res["int8"].items() if "error" not in q]
     if not done:
         return None
-    fast = sorted(done, key=lambda mq: mq[1]["runtime"]["batch1"]["p50_ms"])
+    fast = sorted(done, key=lambda mq: res["ab"][f"int8 {mq[0]}"]["p50_ms"])
     return next(((m, q) for m, q in fast if _agreement(q) >= 0.99), fast[0])
 
 
@@ -65,14 +66,15 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
     out = []
     limit = gemm_limit(results)
     for name, res in results["models"].items():
-        rt, mono = res["runtime"]["batch1"]["p50_ms"], res["onnx"]["batch1"]["p50_ms"]
+        ab = res["ab"]
+        rt, mono = ab["runtime"]["p50_ms"], ab["onnx"]["p50_ms"]
         ratio = rt / mono
         out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name, f"{ratio:.3f}x",
                     "met" if ratio <= 1.03 else f"missed by {100 * (ratio - 1.03):.1f} points"))
         best = best_int8(res)
         if best is not None:
             mode, q = best
-            sp = rt / q["runtime"]["batch1"]["p50_ms"]
+            sp = rt / ab[f"int8 {mode}"]["p50_ms"]
             agree = _agreement(q)
             where = (f"{agree:.1%} top-1 agreement on {q['agreement']['clips']} world val clips" if "agreement" in q
                      else f"{agree:.1%} top-1 agreement on {q['check']['clips']} calibration clips (random weights)")
@@ -114,8 +116,8 @@ def notes(results: dict) -> list[str]:
     limit = gemm_limit(results)
     out = []
     for name, res in results["models"].items():
-        rt, mono = res["runtime"], res["onnx"]
-        d = rt["batch1"]["p50_ms"] - mono["batch1"]["p50_ms"]
+        rt, mono, ab = res["runtime"], res["onnx"], res["ab"]
+        d = ab["runtime"]["p50_ms"] - ab["onnx"]["p50_ms"]
         prof = rt.get("profile", {})
         gemm_share = sum(v for op, v in prof.items() if op in GEMM_OPS)
         fo = res["folder"]
@@ -123,9 +125,11 @@ def notes(results: dict) -> list[str]:
         cores = results["machine"]["threads"]
         ceiling = cores * bb / (dec + cores * bb)
         sw = rt["swap"]
-        lines = [f"**{name}**: Runtime p50 - monolithic p50 = {d:+.3f} ms ({rt['batch1']['p50_ms'] / mono['batch1']['p50_ms']:.3f}x; "
-                 f"fastest of the repetitions: {rt['batch1']['min_ms']:.3f} vs {mono['batch1']['min_ms']:.3f} ms = "
-                 f"{rt['batch1']['min_ms'] / mono['batch1']['min_ms']:.3f}x). The Runtime's extra work is the head "
+        lines = [f"**{name}**: interleaved, Runtime p50 - monolithic p50 = {d:+.3f} ms "
+                 f"({ab['runtime']['p50_ms'] / ab['onnx']['p50_ms']:.3f}x; fastest of the repetitions: "
+                 f"{ab['runtime']['min_ms'] / ab['onnx']['min_ms']:.3f}x; in separate processes, at different "
+                 f"moments: {rt['batch1']['p50_ms'] / mono['batch1']['p50_ms']:.3f}x). The Runtime's extra work is "
+                 "the head "
                  f"session call, {rt['head_only']['p50_ms'] * 1e3:.0f} us measured alone, and the backbone handing "
                  "its features out as a graph output instead of feeding the Gemm inside one graph; the rest is "
                  "run-to-run noise (p95 / p50 above).",
@@ -164,9 +168,11 @@ def markdown(results: dict) -> str:
              f"- Date: {m['date']}; load average before / after: {m['load_before'][0]:.2f} / "
              f"{m['load_after'][0]:.2f}; the whole run took {results['wall_s'] / 60:.1f} min",
              f"- onnxruntime {m['onnxruntime']}, torch {m['torch']}, numpy {m['numpy']}, Python {m['python']}",
-             "- Each configuration runs in its own process; peak RSS is that process's ru_maxrss (Python, the "
-             "libraries and the model). Latency = wall time of one call on a preprocessed clip "
-             "(Runtime: `logits(features(x))`; onnxruntime: `run`; PyTorch: `model(x)` under inference_mode).",
+             "- Each configuration's table row comes from its own process; peak RSS is that process's VmHWM "
+             "(Python, the libraries and the model). Latency = wall time of one call on a preprocessed clip "
+             "(Runtime: `logits(features(x))`; onnxruntime: `run`; PyTorch: `model(x)` under inference_mode). "
+             "The ratios in the targets (Runtime / monolithic, int8 speed-up) are measured again with the "
+             "configurations in one process and their calls interleaved, so that every one sees the same load.",
              "- FLOPs: 2 x MACs of Conv/ConvTranspose/MatMul/Gemm/Einsum, counted from the backbone ONNX graph "
              "after shape inference (benchmarks/flops.py); GFLOP/s = FLOPs / batch-1 p50.", ""]
     for name, why in results["skipped"].items():
@@ -198,7 +204,7 @@ def markdown(results: dict) -> str:
                      f"{fo['overlapped']['clips_per_s']:.1f} | {fo['inline']['clips_per_s']:.1f} | "
                      f"{fo['overlapped']['clips_per_s'] / fo['backbone_clips_per_s']:.2f}x |")
     lines += ["", "## int8 (CPU)", "",
-              "Speed-up = Runtime fp32 p50 / Runtime int8 p50 at batch 1, same run. Calibration (static) and the "
+              "Speed-up = Runtime fp32 p50 / Runtime int8 p50 at batch 1, calls interleaved in one process. Calibration (static) and the "
               "quantize-time check use world *train* clips; the agreement column uses world *val* clips.", "",
               "| model | mode | speed-up | top-1 agreement (val) | agreement at quantize time | build s |",
               "|---|---|---:|---:|---:|---:|"]
@@ -207,7 +213,7 @@ def markdown(results: dict) -> str:
             if "error" in q:
                 lines.append(f"| {name} | {mode} | not applicable: {q['error']} | | | |")
                 continue
-            sp = res["runtime"]["batch1"]["p50_ms"] / q["runtime"]["batch1"]["p50_ms"]
+            sp = res["ab"]["runtime"]["p50_ms"] / res["ab"][f"int8 {mode}"]["p50_ms"]
             ag = q.get("agreement")
             chk = q["check"]
             lines.append(f"| {name} | {mode} | {sp:.2f}x | "
@@ -238,12 +244,13 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(results["models"])
-    labels = [lab for lab, _ in _rows(results["models"][names[0]])]
+    rows = {n: dict(_rows(results["models"][n])) for n in names}
+    labels = list(dict.fromkeys(lab for n in names for lab in rows[n]))  # a model may lack an int8 mode
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
     width = 0.8 / len(labels)
     for k, lab in enumerate(labels):
-        lat = [dict(_rows(results["models"][n]))[lab]["batch1"]["p50_ms"] for n in names]
-        gfs = [achieved(results["models"][n], dict(_rows(results["models"][n]))[lab]) for n in names]
+        lat = [rows[n][lab]["batch1"]["p50_ms"] if lab in rows[n] else float("nan") for n in names]
+        gfs = [achieved(results["models"][n], rows[n][lab]) if lab in rows[n] else float("nan") for n in names]
         xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(names))]
         ax1.bar(xs, lat, width, label=lab)
         ax2.bar(xs, gfs, width, label=lab)
@@ -272,3 +279,10 @@ def write_results(results: dict, out: Path) -> list[str]:
         plot(results, out / "latency.png")
     table = md[md.index("## CPU"):]
     return [table.rstrip(), f"wrote {out / 'latency.md'}, latency.json, latency.png"]
+
+
+if __name__ == "__main__":  # regenerate latency.md / latency.png from a run's latency.json
+    import sys
+
+    src = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/latency.json")
+    print("\n".join(write_results(json.loads(src.read_text()), src.parent)))
