@@ -28,8 +28,8 @@ from benchmarks.latency.report import write_results
 PROFILES = {
     "tiny": dict(reps=100, warmup=10, batch_reps=20, folder_clips=96, swap_reps=50, reload_reps=5),
     "model_a": dict(reps=100, warmup=10, batch_reps=20, folder_clips=96, swap_reps=50, reload_reps=5),
-    "r2plus1d_18": dict(reps=10, warmup=2, batch_reps=3, folder_clips=16, swap_reps=20, reload_reps=3),
-    "vit_s": dict(reps=6, warmup=1, batch_reps=2, folder_clips=16, swap_reps=20, reload_reps=3),
+    "r2plus1d_18": dict(reps=10, warmup=2, batch_reps=2, folder_clips=16, swap_reps=20, reload_reps=3),
+    "vit_s": dict(reps=6, warmup=1, batch_reps=1, folder_clips=16, swap_reps=20, reload_reps=3),
 }
 QUICK = dict(reps=8, warmup=2, batch_reps=2, folder_clips=8, swap_reps=10, reload_reps=2)
 # Calibration clips (world train split, spread over the labels): the small CatNets calibrate on 48
