@@ -139,7 +139,7 @@ def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minil
     spec = M.spec_of(world, TARGET)
     c = world.bundle.labels.index(TARGET)
     groups = resolve_groups(world.bundle)
-    for key in ("ma_hier", "ma_bias-1", "shot_ma"):
+    for key in ("ma_hier", "ma_bias-1", "shot_ma", "shot_ma_hier"):
         m = M.BY_KEY[key]
         shots = M.shots_of(world, TARGET, 1, m.shots) if m.shots else None
         want = edit_rows(world.bundle, spec, world.head, world.w, world.b, c, groups, "ma", m.mode, "ma", minilm,

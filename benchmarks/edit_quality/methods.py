@@ -21,7 +21,7 @@ from catsplit.compiler.lowshot import head_logits, train_rows
 from catsplit.compiler.ma import AlignConfig
 from catsplit.compiler.spec import SplitSpec, parse_spec
 
-RIDGE = 1.0  # text-only baseline: ridge penalty on L2-normalised text embeddings
+RIDGE_GRID = tuple(10.0 ** np.arange(-6, 1.5, 0.5))  # text-only baseline: penalties tried (leave-one-out)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ METHODS = (
     Method("shot_coarse", "one-shot, new rows, coarse init", "one-shot", init="coarse", shots="one"),
     Method("shot_random", "one-shot, new rows, random init", "one-shot", init="random", shots="one"),
     Method("shot_ma", "one-shot, new rows, MA init", "one-shot", init="ma", shots="one"),
+    Method("shot_ma_hier", "one-shot, new rows, MA init, hierarchical", "one-shot", mode="hierarchical", init="ma",
+           shots="one"),
     # not an edit_rows method: benchmarks/edit_quality/full_model.py trains backbone and head
     Method("full_model", "one-shot, whole model, coarse init", "one-shot", init="coarse", shots="one"),
     Method("all_coarse", "all train clips, new rows, coarse init", "all data", init="coarse", shots="all"),
@@ -84,16 +86,33 @@ def shots_of(world: World, target: str, seed: int, which: str) -> tuple[np.ndarr
     return world.pool_feats[target][idx].mean(axis=1), np.array([fine.index(pool[i].label) for i in idx])
 
 
+def ridge_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ridge map x -> y with intercept; the penalty from RIDGE_GRID by leave-one-out error on the rows
+    themselves (closed form, dual), so it is chosen from the head alone, never from the val clips.
+    Returns (A [d + 1, D] with the intercept last, the penalty)."""
+    xm, ym = x.mean(0), y.mean(0)
+    xc, yc = x - xm, y - ym
+    gram = xc @ xc.T
+    best = None
+    for lam in RIDGE_GRID:
+        hat = gram @ np.linalg.inv(gram + lam * np.eye(len(x)))
+        loo = (yc - hat @ yc) / (1.0 - np.diag(hat))[:, None]
+        err = float((loo ** 2).sum())
+        if best is None or err < best[0]:
+            best = (err, lam)
+    lam = best[1]
+    a = xc.T @ np.linalg.solve(gram + lam * np.eye(len(x)), yc)
+    return np.vstack([a, (ym - xm @ a)[None]]), lam
+
+
 def text_only_rows(world: World, spec: SplitSpec, encoder, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows from a ridge regression fitted on the head (label text embedding -> W[y]); bias b[c]."""
+    """Rows from a ridge regression fitted on the head (L2-normalised label text embedding -> W[y]),
+    with no modifier structure; biases b[c] like every other zero-shot method."""
     def unit(x):
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
-    x = unit(encoder.encode(world.bundle.labels).astype(np.float64))
-    y = world.w.astype(np.float64)
-    xm, ym = x.mean(0), y.mean(0)
-    a = np.linalg.solve((x - xm).T @ (x - xm) + RIDGE * np.eye(x.shape[1]), (x - xm).T @ (y - ym))
-    rows = (unit(encoder.encode(spec.labels).astype(np.float64)) - xm) @ a + ym
+    a, _ = ridge_fit(unit(encoder.encode(world.bundle.labels).astype(np.float64)), world.w.astype(np.float64))
+    rows = unit(encoder.encode(spec.labels).astype(np.float64)) @ a[:-1] + a[-1]
     return rows.astype(np.float32), np.full(len(spec.labels), world.b[c], np.float32)
 
 
