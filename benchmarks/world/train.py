@@ -59,7 +59,7 @@ def per_class(pred: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, 
     return {c: float((pred[y == k] == k).mean()) for k, c in enumerate(classes) if (y == k).any()}
 
 
-def train(model: str, out: Path, seed: int = 0, epochs: int = 14, batch: int = 48, lr: float = 4e-3,
+def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 48, lr: float = 1.5e-3,
           n_train: int = 48, n_val: int = 16, threads: int = 2, cache: Path | None = Path("out/cache"),
           log=print) -> dict:
     """Train, evaluate and save `out/model.pt` and `out/metrics.json`; returns the metrics."""
@@ -85,7 +85,7 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 14, batch: int = 4
     net = catnet_s(len(classes)).to(memory_format=torch.channels_last_3d)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     steps = epochs * (len(x_tr) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.1)
     pre, slack = PREPROCESS, PREPROCESS.resize - PREPROCESS.crop
     history = []
@@ -158,17 +158,18 @@ def export(run: Path, bundle: Path, force: bool = False):
 @click.option("--model", type=click.Choice(["A", "B"]), required=True, help="Which subset is collapsed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--epochs", default=14, show_default=True)
+@click.option("--epochs", default=12, show_default=True)
+@click.option("--lr", default=1.5e-3, show_default=True)
 @click.option("--n-train", default=48, show_default=True, help="Train clips per fine label.")
 @click.option("--n-val", default=16, show_default=True, help="Val clips per fine label.")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--bundle", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also export the trained model as a bundle here.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
-def main(model, out, seed, epochs, n_train, n_val, threads, bundle, force) -> None:
+def main(model, out, seed, epochs, lr, n_train, n_val, threads, bundle, force) -> None:
     """Train base model A or B on rendered clips and report val accuracy."""
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    train(model, out, seed=seed, epochs=epochs, n_train=n_train, n_val=n_val, threads=threads, log=log)
+    train(model, out, seed=seed, epochs=epochs, lr=lr, n_train=n_train, n_val=n_val, threads=threads, log=log)
     if bundle is not None:
         export(out, bundle, force=force)
         log(f"bundle written to {bundle}")

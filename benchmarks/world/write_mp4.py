@@ -1,6 +1,7 @@
 """Rendered clips as real H.264 mp4 files (PyAV), with a CSV index of their fine labels.
 
     python -m benchmarks.world.write_mp4 --split val --out out/world/val_mp4 [--seed 0] [--n 16] [--labels ...]
+    python -m benchmarks.world.write_mp4 --samples --out models/bundles/samples   # the shipped demo clips
 
 Writes <out>/<label slug>/<split>_<index>.mp4 and <out>/clips.csv (path, label, split, index, seed),
 paths relative to <out>.
@@ -17,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.world.contact_sheet import slug
-from benchmarks.world.labels import fine_labels
+from benchmarks.world.labels import GROUPS_A, fine_labels, rendered_groups
 from benchmarks.world.splits import ClipRef, WorldSplits
 
 FPS = 12
@@ -57,6 +58,17 @@ def write_clips(splits: WorldSplits, refs: list[ClipRef], out: Path, progress: b
     return index
 
 
+def sample_refs(splits: WorldSplits, per_target: int = 2) -> list[ClipRef]:
+    """The shipped demo clips: for each of model A's split targets, val clip 0 of `per_target` of its
+    fine labels, spread over the group."""
+    refs = []
+    for group in GROUPS_A:
+        fine = rendered_groups()[group]
+        picks = sorted({round(k * (len(fine) - 1) / max(per_target - 1, 1)) for k in range(per_target)})
+        refs += [ClipRef(fine[k], "val", 0) for k in picks]
+    return refs
+
+
 def read_index(path: str | os.PathLike) -> list[dict]:
     """Rows of a clips.csv, with `path` resolved against the CSV's directory."""
     path = Path(path)
@@ -74,8 +86,13 @@ def read_index(path: str | os.PathLike) -> list[dict]:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--n", "n", default=16, show_default=True, help="Clips per label.")
 @click.option("--labels", "only", multiple=True, help="Labels to write (default: every rendered label).")
-def main(out: Path, split: str, seed: int, n: int, only: tuple[str, ...]) -> None:
+@click.option("--samples", is_flag=True, help="Write the shipped demo set instead (2 val clips per A target).")
+def main(out: Path, split: str, seed: int, n: int, only: tuple[str, ...], samples: bool) -> None:
     """Write the split's clips as H.264 mp4 files plus clips.csv."""
+    if samples:
+        splits = WorldSplits(seed=seed)
+        click.echo(str(write_clips(splits, sample_refs(splits), out, progress=True)))
+        return
     labels = list(only) or fine_labels()
     bad = [lab for lab in labels if lab not in fine_labels()]
     if bad:
