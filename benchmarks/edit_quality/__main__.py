@@ -33,9 +33,10 @@ def _csv(value: str) -> list[str]:
               help="Val clips per label scored by the whole-model fine-tuning row (it recomputes features).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Feature cache (default $CATSPLIT_CACHE/edit_quality).")
+@click.option("--jobs", default=2, show_default=True, help="Models scored in parallel processes.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("benchmarks/results/edit_quality.md"), show_default=True)
-def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, out):
+def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs, out):
     """Score every method of METHOD.md 6 on models A and B of the rendered SSv2-Split world."""
     bundles = {m: {"A": bundle_a, "B": bundle_b}[m] for m in _csv(models)}
     unknown = [k for k in _csv(methods) if k not in BY_KEY]
@@ -45,7 +46,7 @@ def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targ
     command = "python -m benchmarks.edit_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     doc = run_benchmark(bundles, [int(s) for s in _csv(seeds)], _csv(methods), (clips, crops), n_val, n_train,
                         targets.split(";") if targets else None, full_n_val, cache, progress=True,
-                        command=command.strip())
+                        command=command.strip(), jobs=jobs)
     for path in write_results(doc, out):
         click.echo(path)
 

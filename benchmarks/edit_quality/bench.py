@@ -14,51 +14,73 @@ from benchmarks.edit_quality import full_model as F
 from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.data import load_world
 from benchmarks.edit_quality.report import markdown, plot, to_json
-from benchmarks.edit_quality.run import run_table
+from benchmarks.edit_quality.run import Table, run_table
 from catsplit.compiler.ma import AlignConfig
+
+
+def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int], views: tuple[int, int],
+              n_val: int | None, n_train: int | None, targets: Sequence[str] | None, full_n_val: int,
+              cache: Path | None, progress: bool, align: AlignConfig) -> tuple[dict, Table, dict, dict]:
+    """One model's table: (world info, Table, timings, encoder names)."""
+    chosen = [M.BY_KEY[k] for k in keys if k != F.METHOD.key]
+    needed = {m.encoder for m in chosen if m.init in ("ma", "mr") or m.init is None}
+    encoders = {name: E.load(name) for name in sorted(needed)}
+    timings = {}
+    t = time.perf_counter()
+    world = load_world(path, model, views, targets, n_train, n_val, cache, progress)
+    timings[f"{model}: features (render + backbone, or cache)"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    table = run_table(world, chosen, seeds, encoders, progress, align)
+    if F.METHOD.key in keys:
+        subset = [x for x in F.FULL_TARGETS[model] if x in world.targets]
+        idx, val_views = F.val_subset(world, full_n_val)
+        for seed in seeds:
+            for target in subset:
+                ts = time.perf_counter()
+                score = F.finetune(world, target, seed, val_views, idx)
+                table.scores.setdefault(F.METHOD.key, {}).setdefault(seed, []).append(score)
+                table.seconds[F.METHOD.key] = table.seconds.get(F.METHOD.key, 0.0) + time.perf_counter() - ts
+        table.notes[F.METHOD.key] = (f"subset: targets {', '.join(subset)}; scored on the first {full_n_val} "
+                                     f"val clips of every label ({len(idx)} clips); at most "
+                                     f"{F.CONFIG.max_epochs} epochs")
+    timings[f"{model}: edits"] = round(time.perf_counter() - t, 1)
+    info = {"bundle": str(path), "backbone_sha256": world.bundle.files.get("backbone.onnx"),
+            "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val},
+            "targets": world.targets, "k": {t: len(world.fine(t)) for t in world.targets},
+            "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2)}
+    return info, table, timings, {k: v.name for k, v in encoders.items()}
 
 
 def run_benchmark(bundles: dict[str, Path], seeds: Sequence[int] = (0, 1, 2),
                   methods: Sequence[str] | None = None, views: tuple[int, int] = (2, 3),
                   n_val: int | None = None, n_train: int | None = None, targets: Sequence[str] | None = None,
-                  full_n_val: int = 4, cache: Path | None = None,
-                  progress: bool = False, command: str = "", align: AlignConfig = AlignConfig()) -> dict:
+                  full_n_val: int = 4, cache: Path | None = None, progress: bool = False, command: str = "",
+                  align: AlignConfig = AlignConfig(), jobs: int = 1) -> dict:
     """Every chosen method x target x seed for each model's bundle, as the document `write_results` writes.
 
-    align: MA's training settings (the compiler's defaults; tests pass fewer epochs)."""
+    align: MA's training settings (the compiler's defaults; tests pass fewer epochs). jobs: models run
+    in parallel processes (MA and low-shot training use one thread each, so 2 models fill 2 cores)."""
     t0 = time.perf_counter()
     keys = list(methods or M.BY_KEY)
-    chosen = [M.BY_KEY[k] for k in keys if k != F.METHOD.key]
-    needed = {m.encoder for m in chosen if m.init in ("ma", "mr") or m.init is None}
-    encoders = {name: E.load(name) for name in needed}
-    tables, timings = {}, {}
-    for model, path in bundles.items():
-        t = time.perf_counter()
-        world = load_world(path, model, views, targets, n_train, n_val, cache, progress)
-        timings[f"{model}: features (render + backbone, or cache)"] = round(time.perf_counter() - t, 1)
-        t = time.perf_counter()
-        table = run_table(world, chosen, seeds, encoders, progress, align)
-        if F.METHOD.key in keys:
-            subset = [x for x in F.FULL_TARGETS[model] if x in world.targets]
-            idx, val_views = F.val_subset(world, full_n_val)
-            for seed in seeds:
-                for target in subset:
-                    ts = time.perf_counter()
-                    score = F.finetune(world, target, seed, val_views, idx)
-                    table.scores.setdefault(F.METHOD.key, {}).setdefault(seed, []).append(score)
-                    table.seconds[F.METHOD.key] = table.seconds.get(F.METHOD.key, 0.0) + time.perf_counter() - ts
-            table.notes[F.METHOD.key] = (f"subset: targets {', '.join(subset)}; locality on the first {full_n_val} "
-                                         f"val clips of every label ({len(idx)} clips)")
-        timings[f"{model}: edits"] = round(time.perf_counter() - t, 1)
-        info = {"bundle": str(path), "backbone_sha256": world.bundle.files.get("backbone.onnx"),
-                "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val},
-                "targets": world.targets, "k": {t: len(world.fine(t)) for t in world.targets},
-                "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2)}
+    args = [(m, Path(p), keys, list(seeds), views, n_val, n_train, targets, full_n_val, cache, progress, align)
+            for m, p in bundles.items()]
+    if jobs > 1 and len(args) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(args)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(run_model, *zip(*args)))
+    else:
+        results = [run_model(*a) for a in args]
+    tables, timings, names = {}, {}, {}
+    for (model, *_), (info, table, times, enc) in zip(args, results):
         tables[model] = (info, table)
+        timings.update(times)
+        names.update(enc)
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores visible, {platform.processor() or 'cpu'}; "
                        f"python {platform.python_version()}",
-            "seeds": list(seeds), "views": list(views), "encoders": {k: v.name for k, v in encoders.items()},
+            "seeds": list(seeds), "views": list(views), "encoders": names, "jobs": jobs,
             "timings_s": {**timings, "total": round(time.perf_counter() - t0, 1)}}
     return to_json(tables, meta)
 

@@ -120,7 +120,7 @@ def load_world(bundle_path: str | Path, model: str, views: tuple[int, int] = (2,
     """Load a bundle and compute (or load cached) features of the val clips and the targets' pools."""
     bundle = load_bundle(bundle_path)
     splits = splits_of(bundle, n_train, n_val)
-    targets = list(targets or subset_groups(model))
+    targets = [t for t in subset_groups(model) if targets is None or t in targets]
     cache = cache if cache is not None else cache_root() / "edit_quality"
     rt = Runtime(bundle, provider="cpu", threads=2, views=views)
     val = splits.clips("val")
