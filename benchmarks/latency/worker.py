@@ -127,20 +127,23 @@ def engine_job(job: dict) -> dict:
 
 
 def ab_job(job: dict) -> dict:
-    """Batch-1 latency of several configurations in ONE process, their calls interleaved.
+    """Batch-1 latency of several configurations in ONE process, interleaved in blocks.
 
     Separate processes give clean peak-memory figures, but on a machine whose load changes they
-    also measure different moments; alternating the calls makes every configuration see the same
-    load, so the ratios the targets are about are measured here.
+    also measure different moments; taking turns makes every configuration see the same load, so
+    the ratios the targets are about are measured here. Turns are blocks of ~reps/10 calls after
+    one untimed call: the sessions' thread pools then do not disturb each other's timed calls
+    (a pool whose threads still spin-wait after its run slows the next session's run).
     """
     runners = [_runner({**job, **cfg})[0] for cfg in job["configs"]]
     x1 = _inputs(job["input_shape"], 1)
     for run in runners:
         timed(lambda: run(x1), 0, job["warmup"])
+    block = max(1, job["reps"] // 10)
     ms: list[list[float]] = [[] for _ in runners]
-    for _ in range(job["reps"]):
+    while len(ms[0]) < job["reps"]:
         for k, run in enumerate(runners):
-            ms[k] += timed(lambda: run(x1), 1, 0)
+            ms[k] += timed(lambda: run(x1), block, 1 if block > 1 else 0)
     return {cfg["label"]: summary(m) for cfg, m in zip(job["configs"], ms)}
 
 
