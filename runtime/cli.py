@@ -9,6 +9,7 @@ bad usage.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -27,6 +28,8 @@ SUBCOMMANDS = {
     "text-encoder": ("catsplit.compiler.cli", "text_encoder", "compiler"),
     "run": ("catsplit.runtime.cli", "run", "runtime"),
 }
+# The packages that make an extra present; a subcommand's module may import them only when it runs.
+EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": ()}
 EXIT_VIDEO, EXIT_USAGE = 1, 2
 
 
@@ -65,6 +68,9 @@ class LazyGroup(OneLineErrors, click.Group):
             return None
         module, attr, extra = SUBCOMMANDS[name]
         try:
+            for marker in EXTRA_MARKERS[extra]:
+                if importlib.util.find_spec(marker) is None:
+                    raise ImportError(f"No module named {marker!r}")
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
             return _not_installed(name, extra, e)
