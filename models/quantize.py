@@ -179,14 +179,13 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
             else:
                 _quantize_int8(src.backbone_path, backbone, mode, views, tmp)
                 save_onnx(onnx.load(str(backbone)), backbone)  # IR capped so onnxruntime loads it
-                if not _int8_ops(backbone):
-                    raise QuantizeError(f"{src.backbone_path}: {mode} mode found nothing to quantise (it takes "
-                                        f"{', '.join(QUANTIZED_OPS[mode])}); try --mode static")
-        except (QuantizeError, BundleError):
-            raise
         except Exception as e:  # onnxruntime.quantization raises many types for graphs it cannot handle
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise QuantizeError(f"{src.backbone_path}: {mode} conversion failed ({first})") from None
+        if mode != "fp16" and not _int8_ops(backbone):
+            takes = {"dynamic": "MatMul and Gemm; try --mode static",
+                     "static": f"Conv on >= {MIN_INT8_CONV_CHANNELS} input channels, MatMul and Gemm"}[mode]
+            raise QuantizeError(f"{src.backbone_path}: {mode} mode found nothing to quantise (it takes {takes})")
         step("agreement check")
         check = {"clips": len(views), "inputs": str(calib) if calib is not None else "random normal"}
         try:

@@ -67,9 +67,11 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
     limit = gemm_limit(results)
     for name, res in results["models"].items():
         ab = res["ab"]
-        rt, mono = ab["runtime"]["p50_ms"], ab["onnx"]["p50_ms"]
+        rt, mono = ab["runtime"]["p50_ms"], ab["onnx no-spin"]["p50_ms"]
         ratio = rt / mono
-        out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name, f"{ratio:.3f}x",
+        out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name,
+                    f"{ratio:.3f}x against the same session threading (no spin-wait); against onnxruntime's "
+                    f"defaults: {rt / ab['onnx']['p50_ms']:.3f}x",
                     "met" if ratio <= 1.03 else f"missed by {100 * (ratio - 1.03):.1f} points"))
         best = best_int8(res)
         if best is not None:
@@ -117,7 +119,7 @@ def notes(results: dict) -> list[str]:
     out = []
     for name, res in results["models"].items():
         rt, mono, ab = res["runtime"], res["onnx"], res["ab"]
-        d = ab["runtime"]["p50_ms"] - ab["onnx"]["p50_ms"]
+        d = ab["runtime"]["p50_ms"] - ab["onnx no-spin"]["p50_ms"]
         prof = rt.get("profile", {})
         gemm_share = sum(v for op, v in prof.items() if op in GEMM_OPS)
         fo = res["folder"]
@@ -125,11 +127,13 @@ def notes(results: dict) -> list[str]:
         cores = results["machine"]["threads"]
         ceiling = cores * bb / (dec + cores * bb)
         sw = rt["swap"]
-        lines = [f"**{name}**: interleaved, Runtime p50 - monolithic p50 = {d:+.3f} ms "
-                 f"({ab['runtime']['p50_ms'] / ab['onnx']['p50_ms']:.3f}x; fastest of the repetitions: "
-                 f"{ab['runtime']['min_ms'] / ab['onnx']['min_ms']:.3f}x; in separate processes, at different "
-                 f"moments: {rt['batch1']['p50_ms'] / mono['batch1']['p50_ms']:.3f}x). The Runtime's extra work is "
-                 "the head "
+        lines = [f"**{name}**: interleaved, Runtime p50 - monolithic p50 (same threading, no spin-wait) = "
+                 f"{d:+.3f} ms ({ab['runtime']['p50_ms'] / ab['onnx no-spin']['p50_ms']:.3f}x; fastest of the "
+                 f"repetitions: {ab['runtime']['min_ms'] / ab['onnx no-spin']['min_ms']:.3f}x). Against a session "
+                 f"with onnxruntime's default spin-waiting threads: {ab['runtime']['p50_ms'] / ab['onnx']['p50_ms']:.3f}x "
+                 f"interleaved, {rt['batch1']['p50_ms'] / mono['batch1']['p50_ms']:.3f}x in separate processes "
+                 "(spin-waiting threads lose their cores to other processes on a busy machine; on an idle one "
+                 "they save wake-ups). The Runtime's extra work is the head "
                  f"session call, {rt['head_only']['p50_ms'] * 1e3:.0f} us measured alone, and the backbone handing "
                  "its features out as a graph output instead of feeding the Gemm inside one graph; the rest is "
                  "run-to-run noise (p95 / p50 above).",
