@@ -125,6 +125,14 @@ def test_end_to_end_on_a_tiny_bundle(tiny_world_bundle, minilm, tmp_path):
     assert "SSv2-Split (paper)" in md and "SSv2-Split-Synth (ours)" in md and "| MA (hierarchical) |" in md
     assert json.loads(out[1].read_text())["meta"]["command"] == "test"
     assert out[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the CLI re-renders the same tables from the JSON alone
+    from click.testing import CliRunner
+
+    from benchmarks.edit_quality.__main__ import main
+    again = tmp_path / "again" / "edit_quality.md"
+    res = CliRunner().invoke(main, ["--from-json", str(out[1]), "--out", str(again)])
+    assert res.exit_code == 0, res.output
+    assert again.read_text() == md
 
 
 def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minilm, tmp_path):

@@ -1,6 +1,7 @@
 """python -m benchmarks.edit_quality: regenerate benchmarks/results/edit_quality.{md,json,png}."""
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -34,10 +35,17 @@ def _csv(value: str) -> list[str]:
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Feature cache (default $CATSPLIT_CACHE/edit_quality).")
 @click.option("--jobs", default=2, show_default=True, help="Models scored in parallel processes.")
+@click.option("--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Only re-render the .md and .png from a results .json written earlier.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("benchmarks/results/edit_quality.md"), show_default=True)
-def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs, out):
+def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs, from_json, out):
     """Score every method of METHOD.md 6 on models A and B of the rendered SSv2-Split world."""
+    if from_json is not None:
+        doc = json.loads(from_json.read_text())
+        for path in write_results(doc, out):
+            click.echo(path)
+        return
     bundles = {m: {"A": bundle_a, "B": bundle_b}[m] for m in _csv(models)}
     unknown = [k for k in _csv(methods) if k not in BY_KEY]
     if unknown:
