@@ -19,7 +19,7 @@ from catsplit.runtime import Runtime, load_bundle
 
 BUNDLES = Path(__file__).resolve().parents[1] / "models" / "bundles"
 DEFAULT_BUNDLE = BUNDLES / "ssv2_split_A_synth"
-SAMPLES = BUNDLES / "samples"
+DEMO_CLIPS = BUNDLES / "demo_clips"
 
 
 def sample_clips(samples: Path, labels: list[str]) -> list[tuple[Path, str]]:
@@ -36,12 +36,14 @@ def _top1(pred) -> str:
 @click.command()
 @click.option("--bundle", "bundle_path", type=click.Path(path_type=Path), default=DEFAULT_BUNDLE,
               show_default=True, help="Bundle to edit.")
-@click.option("--split", "coarse", default="Pushing something", show_default=True,
+@click.option("--split", "coarse", default="Showing something with spatial relation", show_default=True,
               help="Coarse label to split into its group's fine labels (bundle.json `groups`).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True,
               help="Where the edited bundles are written (replaced on every run).")
+@click.option("--clips", "clips_dir", type=click.Path(file_okay=False, path_type=Path), default=DEMO_CLIPS,
+              show_default=True, help="Folder of mp4 clips with a clips.csv (path,label,...) index.")
 @click.option("--seed", default=0, show_default=True, help="Seed of modifier alignment.")
-def main(bundle_path: Path, coarse: str, out: Path, seed: int) -> None:
+def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) -> None:
     """Split COARSE zero-shot and compare original vs edited predictions on the shipped clips."""
     bundle = load_bundle(bundle_path)
     if not bundle.groups or coarse not in bundle.groups:
@@ -63,9 +65,9 @@ def main(bundle_path: Path, coarse: str, out: Path, seed: int) -> None:
                    f"total {t['total']:.1f} s; backbone shared (same sha256)")
         edited[mode] = dst
 
-    clips = sample_clips(SAMPLES, fine)
+    clips = sample_clips(clips_dir, fine)
     if not clips:
-        raise click.ClickException(f"{SAMPLES / 'clips.csv'}: no sample clips of {coarse!r}'s subcategories")
+        raise click.ClickException(f"{clips_dir / 'clips.csv'}: no clips of {coarse!r}'s subcategories")
     paths = [str(p) for p, _ in clips]
     runtime = Runtime(bundle_path, provider="auto")
     before = runtime.classify(paths, top_k=1)
@@ -74,11 +76,11 @@ def main(bundle_path: Path, coarse: str, out: Path, seed: int) -> None:
         runtime.swap_head(dst)  # the backbone session stays loaded
         after[mode] = runtime.classify(paths, top_k=1)
 
-    click.echo(f"\n$ catsplit-run BUNDLE {SAMPLES.name}/... --top-k 1   (provider: {runtime.provider})\n")
-    rows = [("clip (true label)", "original", "edited: MA flat", "edited: MA hierarchical")]
+    click.echo(f"\n$ catsplit-run BUNDLE {clips_dir.name}/*.mp4 --top-k 1   (provider: {runtime.provider})\n")
+    rows = [("true label [clip]", "original", "edited: MA flat", "edited: MA hierarchical")]
     correct = {mode: 0 for mode in edited}
     for i, (path, label) in enumerate(clips):
-        cells = [f"{path.parent.name}/{path.name} ({label})", _top1(before[i])]
+        cells = [f"{label} [{path.stem}]", _top1(before[i])]
         for mode in edited:
             pred = after[mode][i]
             ok = pred.top_k[0][0] == label
