@@ -13,6 +13,7 @@ from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.bench import run_benchmark, write_results
 from benchmarks.edit_quality.metrics import TargetScore, generality, locality, masked_probs, predictions, \
     score_target, summary
+from catsplit.compiler.lowshot import ShotConfig
 from catsplit.compiler.ma import AlignConfig
 
 
@@ -103,7 +104,8 @@ def tiny_world_bundle(tmp_path_factory):
 def test_end_to_end_on_a_tiny_bundle(tiny_world_bundle, minilm, tmp_path):
     keys = ["coarse", "text", "mr", "ma", "ma_hier", "shot_ma", "ma_randtext", "full_model"]
     doc = run_benchmark({"A": tiny_world_bundle.path}, seeds=(0, 1), methods=keys, views=(1, 1),
-                        targets=[TARGET], full_n_val=1, cache=tmp_path / "cache", command="test", align=FAST)
+                        targets=[TARGET], full_n_val=1, cache=tmp_path / "cache", command="test", align=FAST,
+                        full_config=ShotConfig(max_epochs=3))
     info = doc["models"]["A"]
     assert info["targets"] == [TARGET] and info["k"] == {TARGET: 9} and info["val_clips"] == 96
     assert info["original_top1"] == 100.0
@@ -116,7 +118,8 @@ def test_end_to_end_on_a_tiny_bundle(tiny_world_bundle, minilm, tmp_path):
             assert 0 <= s["edited_acc"] <= 1 and s["original_acc"] == 1.0
     hier = info["methods"]["ma_hier"]["seeds"]["0"][0]
     assert hier["edited_acc"] == 1.0  # hierarchical: every clip the original did not put in c keeps its label
-    assert info["methods"]["full_model"]["note"].startswith("subset")
+    note = info["methods"]["full_model"]["note"]
+    assert note.startswith("subset: targets Pushing something") and "at most 3 epochs" in note
     # features are cached: a second run reads them back (keyed by backbone sha256, world seed, split)
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert len(cached) == 2 and all(tiny_world_bundle.files["backbone.onnx"][:16] in n for n in cached)

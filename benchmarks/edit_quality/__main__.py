@@ -35,7 +35,8 @@ def _csv(value: str) -> list[str]:
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Feature cache (default $CATSPLIT_CACHE/edit_quality).")
 @click.option("--jobs", default=2, show_default=True, help="Models scored in parallel processes.")
-@click.option("--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--from-json", "from_json", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Only re-render the .md and .png from a results .json written earlier.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("benchmarks/results/edit_quality.md"), show_default=True)

@@ -15,12 +15,14 @@ from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.data import load_world
 from benchmarks.edit_quality.report import markdown, plot, to_json
 from benchmarks.edit_quality.run import Table, run_table
+from catsplit.compiler.lowshot import ShotConfig
 from catsplit.compiler.ma import AlignConfig
 
 
 def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int], views: tuple[int, int],
               n_val: int | None, n_train: int | None, targets: Sequence[str] | None, full_n_val: int,
-              cache: Path | None, progress: bool, align: AlignConfig) -> tuple[dict, Table, dict, dict]:
+              cache: Path | None, progress: bool, align: AlignConfig,
+              full_config: ShotConfig = F.CONFIG) -> tuple[dict, Table, dict, dict]:
     """One model's table: (world info, Table, timings, encoder names)."""
     chosen = [M.BY_KEY[k] for k in keys if k != F.METHOD.key]
     needed = {m.encoder for m in chosen if m.init in ("ma", "mr") or m.init is None}
@@ -37,12 +39,12 @@ def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int],
         for seed in seeds:
             for target in subset:
                 ts = time.perf_counter()
-                score = F.finetune(world, target, seed, val_views, idx)
+                score = F.finetune(world, target, seed, val_views, idx, full_config)
                 table.scores.setdefault(F.METHOD.key, {}).setdefault(seed, []).append(score)
                 table.seconds[F.METHOD.key] = table.seconds.get(F.METHOD.key, 0.0) + time.perf_counter() - ts
         table.notes[F.METHOD.key] = (f"subset: targets {', '.join(subset)}; scored on the first {full_n_val} "
                                      f"val clips of every label ({len(idx)} clips); at most "
-                                     f"{F.CONFIG.max_epochs} epochs")
+                                     f"{full_config.max_epochs} epochs")
     timings[f"{model}: edits"] = round(time.perf_counter() - t, 1)
     info = {"bundle": str(path), "backbone_sha256": world.bundle.files.get("backbone.onnx"),
             "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val},
@@ -55,14 +57,16 @@ def run_benchmark(bundles: dict[str, Path], seeds: Sequence[int] = (0, 1, 2),
                   methods: Sequence[str] | None = None, views: tuple[int, int] = (2, 3),
                   n_val: int | None = None, n_train: int | None = None, targets: Sequence[str] | None = None,
                   full_n_val: int = 4, cache: Path | None = None, progress: bool = False, command: str = "",
-                  align: AlignConfig = AlignConfig(), jobs: int = 1) -> dict:
+                  align: AlignConfig = AlignConfig(), full_config: ShotConfig = F.CONFIG, jobs: int = 1) -> dict:
     """Every chosen method x target x seed for each model's bundle, as the document `write_results` writes.
 
-    align: MA's training settings (the compiler's defaults; tests pass fewer epochs). jobs: models run
+    align: MA's training settings (the compiler's defaults; tests pass fewer epochs); full_config: the
+    whole-model fine-tuning's (full_model.CONFIG). jobs: models run
     in parallel processes (MA and low-shot training use one thread each, so 2 models fill 2 cores)."""
     t0 = time.perf_counter()
     keys = list(methods or M.BY_KEY)
-    args = [(m, Path(p), keys, list(seeds), views, n_val, n_train, targets, full_n_val, cache, progress, align)
+    args = [(m, Path(p), keys, list(seeds), views, n_val, n_train, targets, full_n_val, cache, progress, align,
+             full_config)
             for m, p in bundles.items()]
     if jobs > 1 and len(args) > 1:
         import multiprocessing

@@ -82,7 +82,8 @@ def score_target(target: str, new_labels: Sequence[str], edited_labels: Sequence
     """
     truth = np.asarray(truth, dtype=object)
     edited_names = np.asarray(edited_labels, dtype=object)
-    coarse_edited = list(edited_labels).index(original_labels[coarse]) if original_labels[coarse] in edited_labels else None
+    c_name = original_labels[coarse]
+    coarse_edited = list(edited_labels).index(c_name) if c_name in edited_labels else None
     pe = edited_names[predictions(edited, coarse_edited)]
     po = np.asarray(original_labels, dtype=object)[predictions(original, coarse)]
     new = set(new_labels)

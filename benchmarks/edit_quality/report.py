@@ -259,7 +259,9 @@ def markdown(doc: dict, png: str) -> str:
              "SSv2-Split-Synth (ours) = the rendered world of benchmarks/world/ with models A and B "
              "(models/bundles/ssv2_split_{A,B}_synth); SSv2-Split (paper) = METHOD.md 7 (model A, real SSv2). "
              "Never read our numbers as SSv2 numbers.", "",
-             f"- command: `{meta['command']}`", f"- date: {meta['date']}", f"- machine: {meta['machine']}",
+             f"- command: `{meta['command']}` (tables and plot re-rendered from the .json beside this file by "
+             "`python -m benchmarks.edit_quality --from-json benchmarks/results/edit_quality.json`)",
+             f"- date: {meta['date']}", f"- machine: {meta['machine']}",
              f"- seeds: {meta['seeds']}; views per clip (temporal clips, crops): {tuple(meta['views'])}; "
              f"text encoders: {meta['encoders']}",
              f"- wall time (s): {meta['timings_s']}"]
