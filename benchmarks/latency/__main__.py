@@ -154,8 +154,10 @@ def bench_model(name: str, args: dict, work: Path, folders: dict[str, Path], cud
             q["agreement"] = run_job({"kind": "agreement", "threads": args["threads"], "reference": info["bundle"],
                                       "candidate": q["bundle"], "videos": str(folders["agree"] / "clips.csv")})
     log(f"[{name}] interleaved in one process: Runtime fp32 / int8 vs monolithic onnxruntime")
-    configs = [{"label": "runtime", "engine": "runtime"}, {"label": "onnx", "engine": "onnx"},
-               {"label": "onnx no-spin", "engine": "onnx", "spin": False}]
+    # Every session here runs without spin-waiting threads (the Runtime's policy while it decodes):
+    # a pool still spinning after its own run would slow the next session's (measured: +50% on model
+    # A). The bare session with onnxruntime's default threading is the separate-process (b) row.
+    configs = [{"label": "runtime", "engine": "runtime"}, {"label": "onnx no-spin", "engine": "onnx", "spin": False}]
     configs += [{"label": f"int8 {mode}", "engine": "runtime", "bundle": q["bundle"]}
                 for mode, q in res["int8"].items() if "error" not in q]
     res["ab"] = run_job({**base, "kind": "ab", "configs": configs})
