@@ -10,7 +10,7 @@ probabilities over views, not features.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -93,8 +93,6 @@ class World:
     pool: dict[str, list[ClipRef]]
     pool_feats: dict[str, np.ndarray]  # target -> [n, V, D]
     views: tuple[int, int]
-    cache: Path | None = None
-    runtime: Runtime | None = field(default=None, repr=False)
 
     def fine(self, target: str) -> list[str]:
         return rendered_groups()[target]
@@ -136,4 +134,4 @@ def load_world(bundle_path: str | Path, model: str, views: tuple[int, int] = (2,
     w, b = read_rows(head, str(bundle.head_path))
     original = run_head(head_session(head), val_feats)
     return World(model, bundle, splits, targets, head, w, b, val, val_feats, original, pool, pool_feats,
-                 views, cache, rt)
+                 views)
