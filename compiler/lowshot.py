@@ -28,6 +28,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.ma import single_thread
 
@@ -135,7 +136,7 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
     w = nn.Parameter(torch.from_numpy(np.array(w0, np.float32)))
     b = nn.Parameter(torch.from_numpy(np.array(b0, np.float32)))
     opt = torch.optim.AdamW([w, b], lr=config.lr, weight_decay=config.weight_decay)
-    best, best_state, best_epoch, ema, stale, epoch = np.inf, None, 0, None, 0, 0
+    stop, epoch = EMAStopper(config.ema, config.patience, config.min_delta, mode="min"), 0
     with single_thread():
         for epoch in range(1, config.max_epochs + 1):
             losses = []
@@ -148,14 +149,8 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
                 loss.backward()
                 opt.step()
                 losses.append(loss.item())
-            value = float(np.mean(losses))
-            ema = value if ema is None else config.ema * ema + (1 - config.ema) * value
-            if ema < best - config.min_delta:
-                best, best_state, best_epoch, stale = ema, (w.detach().clone(), b.detach().clone()), epoch, 0
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-    bw, bb = best_state
-    return ShotResult(bw.numpy().copy(), bb.numpy().copy(), epoch, best_epoch, float(best))
+            if stop.step(epoch, float(np.mean(losses)), lambda: (w.detach().clone(), b.detach().clone())):
+                break
+    bw, bb = stop.best_state
+    return ShotResult(bw.numpy().copy(), bb.numpy().copy(), epoch, stop.best_epoch, stop.best_value)
 

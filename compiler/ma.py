@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from catsplit.compiler.dictionary import Dictionary
+from catsplit.compiler.early_stop import EMAStopper
 
 HIDDEN = 384
 
@@ -90,7 +91,7 @@ def train_alignment(x: np.ndarray, y: np.ndarray, seed: int = 0,
     mlp = AlignmentMLP(xt.shape[1], yt.shape[1], config.hidden)
     opt = torch.optim.AdamW(mlp.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.max_epochs)
-    best, best_state, best_epoch, ema, stale, epoch = -np.inf, None, 0, None, 0, 0
+    stop, epoch = EMAStopper(config.ema, config.patience, config.min_delta, mode="max"), 0
     with single_thread():
         for epoch in range(1, config.max_epochs + 1):
             mlp.train()
@@ -103,17 +104,11 @@ def train_alignment(x: np.ndarray, y: np.ndarray, seed: int = 0,
                 opt.step()
                 cosines.append(nn.functional.cosine_similarity(pred.detach(), yt[idx], dim=1).mean().item())
             sched.step()
-            value = float(np.mean(cosines))
-            ema = value if ema is None else config.ema * ema + (1 - config.ema) * value
-            if ema > best + config.min_delta:
-                best, best_state, best_epoch, stale = ema, copy.deepcopy(mlp.state_dict()), epoch, 0
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-    mlp.load_state_dict(best_state)
+            if stop.step(epoch, float(np.mean(cosines)), lambda: copy.deepcopy(mlp.state_dict())):
+                break
+    mlp.load_state_dict(stop.best_state)
     mlp.eval()
-    return AlignResult(mlp, epoch, best_epoch, float(best), len(xt))
+    return AlignResult(mlp, epoch, stop.best_epoch, stop.best_value, len(xt))
 
 
 def predict(mlp: nn.Module, x: np.ndarray) -> np.ndarray:

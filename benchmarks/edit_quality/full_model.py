@@ -23,6 +23,7 @@ from benchmarks.edit_quality.data import World, clip_views
 from benchmarks.edit_quality.methods import BY_KEY, one_shot, spec_of
 from benchmarks.edit_quality.metrics import TargetScore, score_target
 from catsplit.compiler.compile import edit_rows
+from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.lowshot import ShotConfig
 from catsplit.compiler.splice import spliced_labels
 from catsplit.models.catnet import Backbone, ConvBnAct, catnet_s
@@ -98,8 +99,8 @@ def finetune(world: World, target: str, seed: int, val_views: np.ndarray, val_id
     y = torch.from_numpy(np.repeat([len(keep) + spec.labels.index(pool[i].label) for i in picks], v))
     params = [*backbone.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    best, best_state, ema, stale = np.inf, None, None, 0
-    for _ in range(config.max_epochs):
+    stop = EMAStopper(config.ema, config.patience, config.min_delta, mode="min")
+    for epoch in range(1, config.max_epochs + 1):
         backbone.train()
         losses = []
         for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
@@ -109,17 +110,10 @@ def finetune(world: World, target: str, seed: int, val_views: np.ndarray, val_id
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        value = float(np.mean(losses))
-        ema = value if ema is None else config.ema * ema + (1 - config.ema) * value
-        if ema < best - config.min_delta:
-            best, stale = ema, 0
-            best_state = [p.detach().clone() for p in params]
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
+        if stop.step(epoch, float(np.mean(losses)), lambda: [p.detach().clone() for p in params]):
+            break
     with torch.no_grad():
-        for p, q in zip(params, best_state):
+        for p, q in zip(params, stop.best_state):
             p.copy_(q)
     backbone.eval()
     n, nv = val_views.shape[:2]
