@@ -122,7 +122,7 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 4
         "per_class": per_class(pred, y_va, classes), "train_seconds": train_s, "history": history,
         "command": "python -m benchmarks.world.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.node()}".strip(),
-        "torch": torch.__version__, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch": str(torch.__version__), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": net.state_dict(), "classes": classes, "metrics": metrics}, out / "model.pt")
