@@ -140,6 +140,8 @@ def bench_model(name: str, args: dict, work: Path, folders: dict[str, Path], cud
     log(f"[{name}] (a) Runtime, (b) monolithic onnxruntime, (c) PyTorch eager")
     res["runtime"] = run_job({**base, "engine": "runtime", "swap": True, "swap_reps": prof["swap_reps"],
                               "reload_reps": prof["reload_reps"], "profile": True})
+    # decode_threads=0: the Runtime's threads spin-wait between ops like onnxruntime's defaults.
+    res["runtime_spin"] = run_job({**base, "engine": "runtime", "decode_threads": 0, "batch_reps": 0})
     res["onnx"] = run_job({**base, "engine": "onnx"})
     res["torch"] = run_job({**base, "engine": "torch"})
     calib = "clips.csv" if name in CALIB_CLIPS else f"clips_{CALIB_CLIPS_DEFAULT}.csv"

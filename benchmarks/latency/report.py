@@ -15,6 +15,8 @@ def _f(x: float | None, digits: int = 1) -> str:
 
 def _rows(res: dict) -> list[tuple[str, dict]]:
     rows = [(label, res[key]) for key, label in ENGINES]
+    if "runtime_spin" in res:
+        rows.insert(1, ("(a) catsplit Runtime, decode_threads=0 (threads spin-wait)", res["runtime_spin"]))
     rows += [(f"catsplit Runtime, int8 {mode}", q["runtime"]) for mode, q in res["int8"].items() if "error" not in q]
     return rows
 
@@ -72,7 +74,9 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         out.append(("Runtime / monolithic onnxruntime latency <= 1.03x", name,
                     f"{ratio:.3f}x against the same session threading (no spin-wait, interleaved); against "
                     f"onnxruntime's defaults (separate processes): "
-                    f"{res['runtime']['batch1']['p50_ms'] / res['onnx']['batch1']['p50_ms']:.3f}x",
+                    f"{res['runtime']['batch1']['p50_ms'] / res['onnx']['batch1']['p50_ms']:.3f}x, and "
+                    f"{res['runtime_spin']['batch1']['p50_ms'] / res['onnx']['batch1']['p50_ms']:.3f}x for "
+                    "Runtime(decode_threads=0), which spin-waits like them",
                     "met" if ratio <= 1.03 else f"missed by {100 * (ratio - 1.03):.1f} points"))
         best = best_int8(res)
         if best is not None:

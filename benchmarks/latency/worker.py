@@ -71,7 +71,8 @@ def _runner(job: dict) -> tuple[Callable, dict]:
     if engine == "runtime":
         from catsplit.runtime import Runtime
 
-        rt = Runtime(job["bundle"], provider=job.get("provider", "cpu"), threads=threads)
+        rt = Runtime(job["bundle"], provider=job.get("provider", "cpu"), threads=threads,
+                     decode_threads=job.get("decode_threads", 2))
         if rt.provider == "CUDAExecutionProvider":  # the IO-binding path classify uses: features stay on the GPU
             return (lambda x: rt._logits_of_views(x)[0]), {"provider": rt.provider, "runtime": rt}
         return (lambda x: rt.logits(rt.features(x))), {"provider": rt.provider, "runtime": rt}
