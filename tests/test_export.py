@@ -135,9 +135,11 @@ def test_export_command_catnet_checkpoint(tmp_path):
     """The registry's catnet_s from a checkpoint as benchmarks.world.train saves it."""
     from catsplit.models.catnet import catnet_s
 
+    from benchmarks.world.train import save_checkpoint
+
     torch.manual_seed(0)
     net = catnet_s(len(LABELS))
-    torch.save({"state_dict": net.state_dict(), "classes": LABELS}, tmp_path / "model.pt")
+    save_checkpoint(net, LABELS, {"torch": str(torch.__version__), "val_top1": 0.5}, tmp_path / "model.pt")
     (tmp_path / "labels.txt").write_text("\n".join(LABELS) + "\n")
     pre = '{"num_frames": 8, "crop": 48, "resize": 56}'
     result = CliRunner().invoke(catsplit, ["export", "--model", "catnet_s", "--weights", str(tmp_path / "model.pt"),

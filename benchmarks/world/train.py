@@ -44,6 +44,12 @@ def centre(pre: Preprocess) -> int:
     return int(round((pre.resize - pre.crop) / 2.0))
 
 
+def save_checkpoint(net: CatNet, classes: list[str], metrics: dict, path: Path) -> None:
+    """Plain tensors, strings and numbers only, so `torch.load(weights_only=True)` (catsplit export) reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": net.state_dict(), "classes": classes, "metrics": metrics}, path)
+
+
 def predict(net: CatNet, frames: np.ndarray, pre: Preprocess = PREPROCESS, batch: int = 128) -> np.ndarray:
     """Logits [N, C] of uint8 frames [N, T, H, W, 3] on the centre crop."""
     net.eval()
@@ -124,8 +130,7 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 4
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.node()}".strip(),
         "torch": str(torch.__version__), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": net.state_dict(), "classes": classes, "metrics": metrics}, out / "model.pt")
+    save_checkpoint(net, classes, metrics, out / "model.pt")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     log(f"val top-1 {metrics['val_top1']:.3f} after {train_s:.0f}s of training")
     return metrics
