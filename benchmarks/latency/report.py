@@ -180,7 +180,7 @@ def markdown(results: dict) -> str:
              f"{m['load_after'][0]:.2f}; the whole run took {results['wall_s'] / 60:.1f} min",
              f"- onnxruntime {m['onnxruntime']}, torch {m['torch']}, numpy {m['numpy']}, Python {m['python']}",
              "- Each configuration's table row comes from its own process; peak RSS is that process's VmHWM "
-             "(Python, the libraries and the model). Latency = wall time of one call on a preprocessed clip "
+             "(Python, the libraries, the model, and the batch-8 run's buffers in rows that have one). Latency = wall time of one call on a preprocessed clip "
              "(Runtime: `logits(features(x))`; onnxruntime: `run`; PyTorch: `model(x)` under inference_mode). "
              "The ratios in the targets (Runtime / monolithic, int8 speed-up) are measured again with the "
              "configurations in one process and their calls interleaved, so that every one sees the same load.",
