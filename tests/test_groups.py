@@ -13,7 +13,7 @@ from catsplit.compiler.groups import (check_scheme, derive_modifier, load_scheme
                                       pairwise_agreement, propose_groups, resolve_groups)
 from catsplit.runtime.bundle import Bundle, Preprocess, write_bundle
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "world" / "data"  # copies of shared/data
 SCHEME_FILE = DATA / "ssv2_split_group_scheme.json"
 SCHEME = json.loads(SCHEME_FILE.read_text())["group_scheme"]
 LABELS = [y.strip() for y in (DATA / "ssv2_labels.txt").read_text().splitlines() if y.strip()]
