@@ -20,6 +20,7 @@ import numpy as np
 from catsplit.compiler.dictionary import build_dictionary
 from catsplit.compiler.edits import write_edit
 from catsplit.compiler.errors import CompileError
+from catsplit.compiler.groups import derive_modifier, resolve_groups
 from catsplit.compiler.head import load_head, read_rows
 from catsplit.compiler.lowshot import INITS, ShotConfig, head_logits, init_rows, read_shots, shot_features, train_rows
 from catsplit.compiler.ma import AlignConfig, modifier_alignment
@@ -63,13 +64,6 @@ def _spec(spec: str | os.PathLike | SplitSpec | dict) -> SplitSpec:
     return load_spec(spec)
 
 
-def _modifier(sub, spec: SplitSpec) -> str:
-    if sub.modifier:
-        return sub.modifier
-    from catsplit.compiler.groups import derive_modifier
-    return derive_modifier(sub.label, spec.split, [s for s in spec.labels if s != sub.label])
-
-
 def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[str]]:
     """The scheme after the split: c's group is exactly the new subcategories (each label in one group)."""
     new = set(spec.labels)
@@ -93,7 +87,7 @@ def edit_rows(bundle, spec: SplitSpec, head, w: np.ndarray, b: np.ndarray, c: in
     clock = clock or _Clock()
     init = init or method
     k, sources = len(spec.into), []
-    modifiers = [_modifier(s, spec) for s in spec.into]
+    modifiers = [s.modifier or derive_modifier(s.label, spec.split, spec.labels) for s in spec.into]
     zero_shot = init if init in METHODS else None
     record: dict[str, Any] = {"op": "split", "spec": spec.to_json(), "method": zero_shot, "mode": mode,
                               "seed": seed, "text_encoder": None}
@@ -184,7 +178,6 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
     shot_list = read_shots(shots, spec.labels) if shots is not None else None
     groups = bundle.groups
     if init in METHODS:
-        from catsplit.compiler.groups import resolve_groups
         groups = resolve_groups(bundle, groups_file)
     clock.lap("check")
 

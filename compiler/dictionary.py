@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from catsplit.compiler.errors import CompileError
+from catsplit.compiler.groups import derive_modifier
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,7 @@ def rows_per_group(groups: Mapping[str, Sequence[str]], labels: Sequence[str]) -
 
 def modifier_of(label: str, group: str, rows: Sequence[str], overrides: Mapping[str, str]) -> str:
     """The label's modifier text: the bundle's or spec's override, else derived from the label texts."""
-    if label in overrides:
-        return overrides[label]
-    from catsplit.compiler.groups import derive_modifier
-    return derive_modifier(label, group, [y for y in rows if y != label])
+    return overrides[label] if label in overrides else derive_modifier(label, group, rows)
 
 
 def build_dictionary(labels: Sequence[str], w: np.ndarray, groups: Mapping[str, Sequence[str]],
