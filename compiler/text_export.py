@@ -62,9 +62,24 @@ def _max_length(src: Path, tokenizer, config) -> int:
     return int(min(n, limit))
 
 
-def _load(src: Path, kind: str):
-    """(wrapper module, output name, dim, pooling, hf config) for one kind of checkpoint."""
+def _output_module(model, output: str):
+    """`model` as a module of (input_ids, attention_mask) returning one tensor of its output: the
+    exporter needs positional tensor inputs and a tensor result, not transformers' ModelOutput."""
     import torch
+
+    class Output(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = model
+
+        def forward(self, input_ids, attention_mask):
+            return getattr(self.m(input_ids=input_ids, attention_mask=attention_mask), output)
+
+    return Output()
+
+
+def _load(src: Path, kind: str):
+    """(transformers model, output to export, dim, pooling, hf config) for one kind of checkpoint."""
     from transformers import AutoConfig, AutoModel, CLIPTextModelWithProjection
 
     if kind == "clip":
@@ -73,27 +88,9 @@ def _load(src: Path, kind: str):
             config.text_config.projection_dim = config.projection_dim
             config = config.text_config
         model = CLIPTextModelWithProjection.from_pretrained(src, config=config, attn_implementation="eager")
-
-        class Clip(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask).text_embeds
-
-        return Clip(model), "text_embeds", model.config.projection_dim, "none", model.config
+        return model, "text_embeds", model.config.projection_dim, "none", model.config
     model = AutoModel.from_pretrained(src, attn_implementation="eager")
-
-    class Encoder(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids, attention_mask):
-            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    return Encoder(model), "last_hidden_state", model.config.hidden_size, _st_pooling(src), model.config
+    return model, "last_hidden_state", model.config.hidden_size, _st_pooling(src), model.config
 
 
 def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: str = "auto",
@@ -120,8 +117,8 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
     transformers.logging.set_verbosity_error()  # a full CLIP's vision weights are "unexpected": expected
     try:
         tokenizer = AutoTokenizer.from_pretrained(src)
-        wrapper, output, dim, pooling, config = _load(src, kind)
-        wrapper.eval()
+        model, output, dim, pooling, config = _load(src, kind)
+        wrapper = _output_module(model, output).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise CompileError(f"{src}: cannot load as a {kind} checkpoint ({str(e).splitlines()[0]})") from None
     finally:
@@ -130,7 +127,8 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
                         return_tensors="pt")
     args = (example["input_ids"], example["attention_mask"])
     names = ["input_ids", "attention_mask"]
-    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=_max_length(src, tokenizer, config))
+    max_length = _max_length(src, tokenizer, config)
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=max_length)
     shapes = {n: {0: batch, 1: seq} for n in names}
     log = io.StringIO()  # the exporter's chatter goes to stdout; keep it out of --json output
     with torch.no_grad(), contextlib.redirect_stdout(log), warnings.catch_warnings():
@@ -146,7 +144,7 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
         backend.no_truncation()
         backend.save(str(tmp / TOKENIZER))
         spec = {"format": FORMAT, "name": name or src.name, "kind": kind, "dim": int(dim),
-                "pooling": pooling, "output": output, "max_length": _max_length(src, tokenizer, config),
+                "pooling": pooling, "output": output, "max_length": max_length,
                 "pad_id": int(tokenizer.pad_token_id or 0), "normalize": False,
                 "source": {"path": str(src.resolve()), "model_type": config.model_type}}
         (tmp / ENCODER_JSON).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
