@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from catsplit.compiler.errors import CompileError
 from catsplit.compiler.head import feature_input
 
 MODES = ("flat", "hierarchical")
@@ -99,8 +100,6 @@ def verify_splice(old_path: str, new_path: str, coarse: int, k: int, feature_dim
     """Refuse a spliced head unless it is valid ONNX, loads in onnxruntime, and every untouched column is
     bit-identical to the input head's on a random batch of feature vectors (raises CompileError)."""
     import onnxruntime as ort
-
-    from catsplit.compiler.errors import CompileError
 
     try:
         onnx.checker.check_model(new_path, full_check=True)
