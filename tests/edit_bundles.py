@@ -1,8 +1,9 @@
 """Small hand-made bundles and a tiny real text encoder for the edit-compiler tests.
 
 The backbone is a real ONNX graph built with onnx.helper (mean colour per channel -> MatMul -> Tanh);
-the head is the canonical Gemm (transB=1). The text encoder hashes unigrams and bigrams into a
-64-dimensional vector: a deterministic function of the text, so similar texts get similar vectors.
+the head is the canonical Gemm that every bundle maker writes (models/head.py's make_head). The text
+encoder hashes unigrams and bigrams into a 64-dimensional vector: a deterministic function of the text,
+so similar texts get similar vectors.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from catsplit.models.head import make_head
 from catsplit.runtime.bundle import Bundle, Preprocess, write_bundle
 
 PRE = Preprocess(num_frames=2, crop=16, resize=16)
@@ -55,15 +57,6 @@ def backbone(dim: int = DIM, seed: int = 0) -> onnx.ModelProto:
                   [numpy_helper.from_array(p, "P"), numpy_helper.from_array(bias, "bias")], "backbone")
 
 
-def head(w: np.ndarray, b: np.ndarray) -> onnx.ModelProto:
-    c, d = w.shape
-    nodes = [helper.make_node("Gemm", ["features", "W", "b"], ["logits"], transB=1)]
-    return _opset(nodes, [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["B", d])],
-                  [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", c])],
-                  [numpy_helper.from_array(w.astype(np.float32), "W"),
-                   numpy_helper.from_array(b.astype(np.float32), "b")], "head")
-
-
 def head_weights(num_classes: int = len(LABELS), dim: int = DIM, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Rows with norm ~4 whatever the dimension, so logits spread over a few units."""
     rng = np.random.default_rng(seed)
@@ -77,7 +70,7 @@ def make_bundle(out: Path, labels=LABELS, groups=GROUPS, modifiers=MODIFIERS, se
     bundle = Bundle(path=out, labels=list(labels), feature_dim=dim, preprocess=PRE, files={},
                     groups=groups, modifiers=dict(modifiers or {}))
     return write_bundle(bundle, out, {"backbone.onnx": backbone(dim).SerializeToString(),
-                                      "head.onnx": head(w, b).SerializeToString()})
+                                      "head.onnx": make_head(w, b).SerializeToString()})
 
 
 def write_spec(path: Path, doc=SPLIT) -> Path:

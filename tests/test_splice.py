@@ -6,7 +6,8 @@ import pytest
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.head import read_rows
 from catsplit.compiler.splice import splice, spliced_labels, verify_splice
-from edit_bundles import head, head_weights, logits
+from catsplit.models.head import make_head
+from edit_bundles import head_weights, logits
 from tiny_bundle import head_bytes
 
 
@@ -26,12 +27,12 @@ def setup(tmp_path):
     rng = np.random.default_rng(0)
     w_new, b_new = rng.standard_normal((3, 16)).astype(np.float32), np.full(3, b[2], np.float32)
     x = (rng.standard_normal((256, 16)) * 2).astype(np.float32)
-    return w, b, w_new, b_new, x, _save(head(w, b), tmp_path / "head.onnx")
+    return w, b, w_new, b_new, x, _save(make_head(w, b), tmp_path / "head.onnx")
 
 
 def test_flat_keeps_untouched_logits_bit_identical(setup, tmp_path):
     w, b, w_new, b_new, x, path = setup
-    new = _save(splice(head(w, b), 2, w_new, b_new, "flat", "edit1"), tmp_path / "new.onnx")
+    new = _save(splice(make_head(w, b), 2, w_new, b_new, "flat", "edit1"), tmp_path / "new.onnx")
     old_z, z = logits(path, x), logits(new, x)
     assert z.shape == (256, 8)
     assert np.array_equal(z[:, :5].view(np.int32), np.delete(old_z, 2, axis=1).view(np.int32))
@@ -44,7 +45,7 @@ def test_flat_keeps_untouched_logits_bit_identical(setup, tmp_path):
 
 def test_hierarchical_shares_the_coarse_probability(setup, tmp_path):
     w, b, w_new, b_new, x, path = setup
-    new = _save(splice(head(w, b), 2, w_new, b_new, "hierarchical", "edit1"), tmp_path / "new.onnx")
+    new = _save(splice(make_head(w, b), 2, w_new, b_new, "hierarchical", "edit1"), tmp_path / "new.onnx")
     old_z, z = logits(path, x), logits(new, x)
     assert np.array_equal(z[:, :5].view(np.int32), np.delete(old_z, 2, axis=1).view(np.int32))
     p_old, p = _softmax(old_z.astype(np.float64)), _softmax(z.astype(np.float64))
@@ -61,7 +62,7 @@ def test_hierarchical_shares_the_coarse_probability(setup, tmp_path):
 def test_edits_compose_in_both_modes(setup, tmp_path):
     w, b, w_new, b_new, x, path = setup
     labels = list("abcdef")
-    model, z_prev, rng = head(w, b), logits(path, x), np.random.default_rng(1)
+    model, z_prev, rng = make_head(w, b), logits(path, x), np.random.default_rng(1)
     steps = [("hierarchical", "c", ["c1", "c2", "c3"]), ("flat", "a", ["a1", "a2"]),
              ("hierarchical", "c2", ["c2x", "c2y"]), ("flat", "c1", ["c1x", "c1y"])]
     for n, (mode, coarse, into) in enumerate(steps, 1):
@@ -94,6 +95,6 @@ def test_verify_refuses_a_head_whose_untouched_logits_moved(setup, tmp_path):
     w, b, w_new, b_new, x, path = setup
     bad = w.copy()
     bad[0, 0] = np.nextafter(bad[0, 0], np.float32(np.inf))  # one ulp in one weight
-    new = _save(splice(head(bad, b), 2, w_new, b_new, "flat", "edit1"), tmp_path / "new.onnx")
+    new = _save(splice(make_head(bad, b), 2, w_new, b_new, "flat", "edit1"), tmp_path / "new.onnx")
     with pytest.raises(CompileError, match="untouched logits differ"):
         verify_splice(str(path), str(new), 2, 3, 16)
