@@ -27,6 +27,8 @@ from catsplit.compiler.ma import AlignConfig, modifier_alignment
 from catsplit.compiler.mr import modifier_retrieval
 from catsplit.compiler.splice import MODES, splice, spliced_labels, verify_splice
 from catsplit.compiler.spec import SplitSpec, check_against, load_spec, parse_spec
+from catsplit.compiler.text_encoder import load_text_encoder
+from catsplit.models.onnx_io import save_onnx
 from catsplit.runtime.bundle import BUNDLE_JSON, BundleError, load_bundle
 
 METHODS = ("mr", "ma")
@@ -98,7 +100,6 @@ def edit_rows(bundle, spec: SplitSpec, head, w: np.ndarray, b: np.ndarray, c: in
         clock.lap("dictionary")
         encoder = text_encoder
         if isinstance(text_encoder, (str, os.PathLike)):
-            from catsplit.compiler.text_encoder import load_text_encoder
             encoder = load_text_encoder(text_encoder)
         record["text_encoder"] = {"name": encoder.name, "sha256": encoder.sha256}
         clock.lap("text_encoder")
@@ -190,7 +191,6 @@ def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | Spli
     if "lowshot" in record:
         record["lowshot"]["views"] = list(views)
 
-    from catsplit.models.onnx_io import save_onnx
     n = len(bundle.edits) + 1
     new_head = splice(head, c, w_new, b_new, mode, tag=f"edit{n}")
     labels = spliced_labels(bundle.labels, c, spec.labels)
