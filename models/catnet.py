@@ -9,7 +9,12 @@ average and max pooling (max keeps small objects' responses) give a `num_feature
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import onnx
 import torch
+from onnx import numpy_helper
 from torch import nn
 
 
@@ -65,6 +70,27 @@ class Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.features(x)
+
+
+def folded_convs(net: CatNet, backbone_onnx: str | Path) -> list[tuple[ConvBnAct, np.ndarray, np.ndarray]]:
+    """Each ConvBnAct block of `net` with the (weight, bias) of its convolution in an exported backbone.
+
+    torch.onnx (eval mode) folds every BatchNorm into the convolution before it, so a shipped bundle
+    holds no BatchNorm, only biased Conv nodes in block order; rebuilding a trainable or timeable CatNet
+    from a bundle (a fresh clone has no checkpoint) starts from these pairs.
+    """
+    graph = onnx.load(str(backbone_onnx)).graph
+    inits = {t.name: t for t in graph.initializer}
+
+    def array(name: str) -> np.ndarray:
+        return np.array(numpy_helper.to_array(inits[name]))  # a writable copy, for torch.from_numpy
+
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    blocks = [m for m in net.modules() if isinstance(m, ConvBnAct)]
+    if len(convs) != len(blocks) or any(n.op_type == "BatchNormalization" for n in graph.node):
+        raise ValueError(f"{backbone_onnx}: not a CatNet of {len(blocks)} blocks with folded BatchNorm "
+                         f"({len(convs)} Conv nodes)")
+    return [(block, array(n.input[1]), array(n.input[2])) for block, n in zip(blocks, convs)]
 
 
 def catnet_s(num_classes: int = 0, **kwargs) -> CatNet:

@@ -13,10 +13,8 @@ and why its epochs are capped (`CONFIG`).
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
-from onnx import numpy_helper
 from torch import nn
 
 from benchmarks.edit_quality.data import World, clip_views
@@ -26,7 +24,7 @@ from catsplit.compiler.compile import edit_rows
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.lowshot import ShotConfig
 from catsplit.compiler.splice import spliced_labels
-from catsplit.models.catnet import Backbone, ConvBnAct, catnet_s
+from catsplit.models.catnet import Backbone, catnet_s, folded_convs
 
 METHOD = BY_KEY["full_model"]
 # Each run re-trains a backbone and re-embeds the scored clips (~0.5 min on 2 cores): one target per model,
@@ -41,23 +39,17 @@ CONFIG = ShotConfig(max_epochs=30)
 def torch_backbone(bundle) -> nn.Module:
     """The bundle's CatNet backbone as a trainable torch module with the bundle's own weights.
 
-    The exporter folds each batch norm into the convolution before it, so the module is a CatNet whose
-    ConvBnAct blocks get a biased convolution and no batch norm, loaded from the ONNX Conv nodes in
-    graph order; it must reproduce onnxruntime's features on a random clip (1e-4) or this raises.
+    The bundle's convolutions carry their folded batch norm as a bias (`folded_convs`), so each ConvBnAct
+    block gets a biased convolution and no batch norm (which would renormalise in train mode); it must
+    reproduce onnxruntime's features on a random clip (1e-4) or this raises.
     """
-    model = onnx.load(str(bundle.backbone_path))
-    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
     net = catnet_s(0)
-    blocks = [m for m in net.modules() if isinstance(m, ConvBnAct)]
-    if len(blocks) != len(convs):
-        raise ValueError(f"{bundle.backbone_path}: {len(convs)} Conv nodes, CatNet-S has {len(blocks)} blocks")
-    for block, node in zip(blocks, convs):
+    for block, weight, bias in folded_convs(net, bundle.backbone_path):
         old = block[0]
         conv = nn.Conv3d(old.in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=True)
         with torch.no_grad():
-            conv.weight.copy_(torch.from_numpy(np.array(inits[node.input[1]])))
-            conv.bias.copy_(torch.from_numpy(np.array(inits[node.input[2]])))
+            conv.weight.copy_(torch.from_numpy(weight))
+            conv.bias.copy_(torch.from_numpy(bias))
         block[0], block[1] = conv, nn.Identity()
     backbone = Backbone(net).eval()
     x = np.random.default_rng(0).standard_normal(bundle.preprocess.input_shape(2)).astype(np.float32)

@@ -101,33 +101,25 @@ SPECS = {
 def catnet_from_bundle(bundle: Bundle) -> nn.Module:
     """The CatNet-S classifier computing exactly what a shipped CatNet bundle computes.
 
-    torch.onnx (eval mode) folded each BatchNorm into the convolution before it, so the bundle holds
-    conv weights and biases: they go into the convolutions in graph order, each BatchNorm becomes
-    the identity plus that bias, and the head Gemm becomes the Linear head.
+    The bundle's convolutions carry their folded BatchNorm as a bias (`folded_convs`): each BatchNorm
+    becomes the identity plus that bias, so the module keeps CatNet-S's state dict (the worker loads
+    torch.pt into `Spec.torch_model`); the head's rows, read as the compiler reads them, become the
+    Linear head.
     """
-    from onnx import numpy_helper
-
-    from catsplit.models.catnet import catnet_s
+    from catsplit.compiler.head import load_head, read_rows
+    from catsplit.models.catnet import catnet_s, folded_convs
 
     net = catnet_s(bundle.num_classes).eval()
-    graph = onnx.load(str(bundle.backbone_path)).graph
-    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    convs = [n for n in graph.node if n.op_type == "Conv"]
-    blocks = [m for m in net.modules() if isinstance(m, nn.Sequential) and isinstance(m[0], nn.Conv3d)]
-    if len(convs) != len(blocks) or any(n.op_type == "BatchNormalization" for n in graph.node):
-        raise ValueError(f"{bundle.backbone_path}: not a CatNet-S with folded BatchNorm")
     with torch.no_grad():
-        for node, (conv, bn, _) in zip(convs, blocks):
-            conv.weight.copy_(torch.from_numpy(np.array(inits[node.input[1]])))
+        for (conv, bn, _), weight, bias in folded_convs(net, bundle.backbone_path):
+            conv.weight.copy_(torch.from_numpy(weight))
             bn.weight.fill_(1.0)
-            bn.bias.copy_(torch.from_numpy(np.array(inits[node.input[2]])))
+            bn.bias.copy_(torch.from_numpy(bias))
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)
-        head = onnx.load(str(bundle.head_path)).graph
-        w = {t.name: numpy_helper.to_array(t) for t in head.initializer}
-        gemm = head.node[0]
-        net.head.weight.copy_(torch.from_numpy(np.array(w[gemm.input[1]])))
-        net.head.bias.copy_(torch.from_numpy(np.array(w[gemm.input[2]])))
+        w, b = read_rows(load_head(bundle.head_path), str(bundle.head_path))
+        net.head.weight.copy_(torch.as_tensor(w))
+        net.head.bias.copy_(torch.as_tensor(b))
     return net
 
 
