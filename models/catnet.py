@@ -3,9 +3,9 @@
 Built for the rendered SSv2-Split world (8 frames of 48 x 48, NCTHW): the frames and their temporal
 differences (motion is what most labels are about, and small objects move on busy backgrounds) enter
 a strided spatio-temporal stem, three conv-BN-ReLU stages halve space (and once time), and global
-average and max pooling (max keeps small objects' responses) give a `num_features`-dim embedding. timm-style interface: `forward_features` (feature map),
-`features` (pooled [B, D], what a bundle's backbone.onnx computes), `forward` (logits through
-`head`), `reset_classifier`. One factory per size.
+average and max pooling (max keeps small objects' responses) give a `num_features`-dim embedding.
+timm-style interface: `forward_features` (feature map), `features` (pooled [B, D], what a bundle's
+backbone.onnx computes), `forward` (logits through `head`), `reset_classifier`. One factory per size.
 """
 from __future__ import annotations
 
