@@ -137,7 +137,8 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 4
 
 
 def load_trained(path: Path) -> tuple[CatNet, dict]:
-    ckpt = torch.load(Path(path) / "model.pt", weights_only=False)
+    """The trained CatNet of run directory `path` (eval mode) and its metrics."""
+    ckpt = torch.load(Path(path) / "model.pt", map_location="cpu", weights_only=True)  # save_checkpoint's plain data
     net = catnet_s(len(ckpt["classes"]))
     net.load_state_dict(ckpt["state_dict"])
     return net.eval(), ckpt["metrics"]
