@@ -43,12 +43,13 @@ def _one_line_errors(fn):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for MA and low-shot training.")
 @click.option("--bias-offset", type=float, default=0.0, show_default=True,
               help="Added to the new rows' biases (flat mode): lower trades generality for locality.")
-@click.option("--ma-epochs", type=int, default=200, show_default=True, help="MA's maximum epochs.")
-@click.option("--shot-epochs", type=int, default=300, show_default=True, help="Low-shot maximum epochs.")
+@click.option("--ma-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="MA's maximum epochs.")
+@click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
 @click.option("--shots-keep-coarse", is_flag=True,
               help="Keep c among the logits while fine-tuning (flat mode; default leaves it out).")
-@click.option("--clips", type=int, default=1, show_default=True, help="Temporal clips per shot video.")
-@click.option("--crops", type=int, default=1, show_default=True, help="Spatial crops per shot video.")
+@click.option("--clips", type=click.IntRange(min=1), default=1, show_default=True, help="Temporal clips per shot video.")
+@click.option("--crops", type=click.Choice(["1", "3"]), default="1", show_default=True,
+              help="Spatial crops per shot video: 1 = centre; 3 = left, centre, right along the long side.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @_one_line_errors
@@ -68,7 +69,7 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
                            text_encoder=text_encoder, seed=seed, bias_offset=bias_offset,
                            groups_file=groups_file, force=force, align=AlignConfig(max_epochs=ma_epochs),
                            shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
-                           views=(clips, crops))
+                           views=(clips, int(crops)))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
