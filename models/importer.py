@@ -34,7 +34,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from catsplit.models.head import FEATURES, make_head
 from catsplit.models.onnx_io import OnnxFileError, load_onnx, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, sha256_file, write_bundle
+from catsplit.runtime.bundle import (BACKBONE, HEAD, Bundle, BundleError, Preprocess, first_line, sha256_file,
+                                     write_bundle)
 from catsplit.runtime.onnx_guard import OnnxGuardError
 
 VERIFY_ATOL = 1e-4
@@ -342,8 +343,7 @@ def verify_cut(source: Path, backbone: Path, head_file: Path, head: LinearHead, 
     try:
         sessions = [_session(str(p)) for p in (source, backbone, head_file)]
     except Exception as e:  # onnxruntime raises several unrelated types for a model it cannot run
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise OnnxImportError(f"{source}: onnxruntime cannot run it or its cut ({first})") from None
+        raise OnnxImportError(f"{source}: onnxruntime cannot run it or its cut ({first_line(e)})") from None
     names = [s.get_inputs()[0].name for s in sessions]
     ref, feats = [], []
     for i in range(0, n, step):

@@ -16,6 +16,7 @@ from pathlib import Path
 import onnx
 from onnx.external_data_helper import convert_model_from_external_data
 
+from catsplit.runtime.bundle import first_line
 from catsplit.runtime.onnx_guard import check_external_data
 
 # The newest versions onnxruntime 1.31 loads (found by loading probe models: IR 14 and opset 27 fail).
@@ -55,5 +56,4 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     try:
         return onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError, OSError, onnx's own errors
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise OnnxFileError(f"{path}: not a readable ONNX model ({first})") from None
+        raise OnnxFileError(f"{path}: not a readable ONNX model ({first_line(e)})") from None

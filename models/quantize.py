@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 
 from catsplit.models.onnx_io import load_onnx, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, write_bundle
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, first_line, load_bundle, write_bundle
 from catsplit.runtime.video import VideoError, load_views
 
 MODES = ("dynamic", "static", "fp16")
@@ -190,8 +190,7 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
                 _quantize_int8(src.backbone_path, backbone, mode, views, tmp)
                 save_onnx(onnx.load(str(backbone)), backbone)  # IR capped so onnxruntime loads it
         except Exception as e:  # onnxruntime.quantization raises many types for graphs it cannot handle
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise QuantizeError(f"{src.backbone_path}: {mode} conversion failed ({first})") from None
+            raise QuantizeError(f"{src.backbone_path}: {mode} conversion failed ({first_line(e)})") from None
         if mode != "fp16" and not _int8_ops(backbone):
             takes = {"dynamic": "MatMul and Gemm; try --mode static",
                      "static": f"Conv on >= {MIN_INT8_CONV_CHANNELS} input channels, MatMul and Gemm"}[mode]

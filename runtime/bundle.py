@@ -30,6 +30,13 @@ class BundleError(Exception):
     """A bundle that cannot be used; the message names the file and the problem."""
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's first line (else its type name): third-party errors (onnxruntime, protobuf,
+    quantisation) run to many lines, and every catsplit error must stay one line."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """How a video becomes the backbone's input tensor.

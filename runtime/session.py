@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, sha256_file
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, first_line, load_bundle, sha256_file
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.runtime.pipeline import prefetch
 from catsplit.runtime.video import VideoError, load_views
@@ -99,8 +99,7 @@ def _new_session(path: Path, providers: list[str], threads: int | None, head: bo
     try:
         return ort.InferenceSession(str(path), _options(threads, head, spin), providers=providers)
     except Exception as e:  # onnxruntime raises several unrelated types for a bad model
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BundleError(f"{path}: onnxruntime cannot load it ({first})") from None
+        raise BundleError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
     finally:
         if quiet:
             ort.set_default_logger_severity(2)  # onnxruntime's default, WARNING
