@@ -202,9 +202,9 @@ def _print_scheme(scheme, overrides, as_json):
 @click.option("--text-encoder", default="minilm", show_default=True,
               help="Built-in name or encoder directory for the similarity step.")
 @click.option("--no-embeddings", is_flag=True, help="Shared leading words only.")
-@click.option("--min-words", type=int, default=2, show_default=True,
+@click.option("--min-words", type=click.IntRange(min=1), default=2, show_default=True,
               help="Leading words (past function words) that labels must share to be grouped.")
-@click.option("--max-size", type=int, default=9, show_default=True,
+@click.option("--max-size", type=click.IntRange(min=1), default=9, show_default=True,
               help="Split larger word-groups by one more leading word.")
 @click.option("--join-threshold", type=float, default=0.7, show_default=True,
               help="Cosine (average linkage) at which leftover labels join a group or each other.")
