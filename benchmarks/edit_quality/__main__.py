@@ -18,6 +18,15 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _views(ctx, param, value: str) -> tuple[int, int]:
+    """CLIPSxCROPS -> (clips, crops); a bad value gets click's one-line usage error, not a traceback."""
+    try:
+        clips, crops = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not CLIPSxCROPS, e.g. 2x3") from None
+    return clips, crops
+
+
 @click.command()
 @click.option("--models", default="A,B", show_default=True, help="Which models (comma separated).")
 @click.option("--bundle-a", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -26,7 +35,8 @@ def _csv(value: str) -> list[str]:
               default=BUNDLES / "ssv2_split_B_synth", show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True)
 @click.option("--methods", default=",".join(BY_KEY), show_default=True, help="Method keys (comma separated).")
-@click.option("--views", default="2x3", show_default=True, help="Temporal clips x spatial crops per video.")
+@click.option("--views", default="2x3", show_default=True, callback=_views,
+              help="Temporal clips x spatial crops per video.")
 @click.option("--n-val", type=int, default=None, help="Val clips per fine label (default: all of the split).")
 @click.option("--n-train", type=int, default=None, help="Low-shot pool clips per subcategory (default: all).")
 @click.option("--targets", default=None, help="Only these split targets (';' separated).")
@@ -40,20 +50,23 @@ def _csv(value: str) -> list[str]:
               help="Only re-render the .md and .png from a results .json written earlier.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("benchmarks/results/edit_quality.md"), show_default=True)
-def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs, from_json, out):
+def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs,
+         from_json, out):
     """Score every method of METHOD.md 6 on models A and B of the rendered SSv2-Split world."""
     if from_json is not None:
         doc = json.loads(from_json.read_text())
         for path in write_results(doc, out):
             click.echo(path)
         return
-    bundles = {m: {"A": bundle_a, "B": bundle_b}[m] for m in _csv(models)}
+    paths = {"A": bundle_a, "B": bundle_b}
+    if any(m not in paths for m in _csv(models)):
+        raise click.BadParameter(f"{models!r}: models are A and/or B", param_hint="--models")
+    bundles = {m: paths[m] for m in _csv(models)}
     unknown = [k for k in _csv(methods) if k not in BY_KEY]
     if unknown:
         raise click.BadParameter(f"unknown method(s) {unknown}; known: {', '.join(BY_KEY)}")
-    clips, crops = (int(v) for v in views.lower().split("x"))
     command = "python -m benchmarks.edit_quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    doc = run_benchmark(bundles, [int(s) for s in _csv(seeds)], _csv(methods), (clips, crops), n_val, n_train,
+    doc = run_benchmark(bundles, [int(s) for s in _csv(seeds)], _csv(methods), views, n_val, n_train,
                         targets.split(";") if targets else None, full_n_val, cache, progress=True,
                         command=command.strip(), jobs=jobs)
     for path in write_results(doc, out):
