@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from catsplit.compiler.dictionary import build_dictionary
 from catsplit.compiler.edits import write_edit
@@ -29,7 +30,7 @@ from catsplit.compiler.splice import MODES, splice, spliced_labels, verify_splic
 from catsplit.compiler.spec import SplitSpec, check_against, load_spec, parse_spec
 from catsplit.compiler.text_encoder import load_text_encoder
 from catsplit.models.onnx_io import save_onnx
-from catsplit.runtime.bundle import BUNDLE_JSON, BundleError, load_bundle
+from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, BundleError, load_bundle
 
 METHODS = ("mr", "ma")
 
@@ -73,7 +74,7 @@ def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[st
     return {**{name: ys for name, ys in out.items() if ys}, spec.split: spec.labels}
 
 
-def edit_rows(bundle, spec: SplitSpec, head, w: np.ndarray, b: np.ndarray, c: int,
+def edit_rows(bundle: Bundle, spec: SplitSpec, head: onnx.ModelProto, w: np.ndarray, b: np.ndarray, c: int,
               groups: dict[str, list[str]] | None, method: str = "ma", mode: str = "flat", init: str | None = None,
               text_encoder: Any = "minilm", seed: int = 0, bias_offset: float = 0.0,
               align: AlignConfig = AlignConfig(), shot_config: ShotConfig = ShotConfig(),

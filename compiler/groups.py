@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from catsplit.compiler.errors import CompileError
+from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, load_bundle
 
 FUNCTION_WORDS = frozenset(
     "a an the to of on in into onto off from with without so that and or but by at as for over under "
@@ -122,15 +123,13 @@ def load_scheme(path: str | os.PathLike) -> dict[str, list[str]]:
     return check_scheme(doc, str(path))
 
 
-def resolve_groups(bundle, groups_file: str | os.PathLike | None = None) -> dict[str, list[str]]:
+def resolve_groups(bundle: Bundle | str | os.PathLike, groups_file: str | os.PathLike | None = None) -> dict[str, list[str]]:
     """The group scheme an edit of `bundle` uses: `groups_file` if given, else bundle.json's `groups`.
 
     Returned as written (labels of other label spaces included: SSv2-Split's scheme lists all 174 fine
     labels, a mixed-granularity head has some groups collapsed into one row named like the group). It
     must name at least one of the bundle's labels, as a member or as a group name.
     """
-    from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, load_bundle
-
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle, verify=False)
     if groups_file is not None:

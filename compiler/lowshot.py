@@ -31,6 +31,7 @@ from torch import nn
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.ma import single_thread
+from catsplit.runtime.bundle import Bundle
 
 INITS = ("ma", "mr", "coarse", "random")
 
@@ -85,7 +86,7 @@ def read_shots(path: str | Path, new_labels: Sequence[str]) -> list[tuple[Path, 
     return shots
 
 
-def shot_features(bundle, shots: Sequence[tuple[Path, str]], views: tuple[int, int] = (1, 1)) -> np.ndarray:
+def shot_features(bundle: Bundle | str | Path, shots: Sequence[tuple[Path, str]], views: tuple[int, int] = (1, 1)) -> np.ndarray:
     """[N, D] backbone features, each clip's views averaged."""
     from catsplit.runtime import Runtime
     from catsplit.runtime.video import VideoError, load_views
