@@ -1,11 +1,12 @@
 """Read the per-label weight rows W[y], b[y] out of a head graph.
 
 A fresh head is one Gemm (models/head.py's make_head writes it; this module is its reader, and reads
-edited heads too, so it lives with the splice that makes them). An edited head is that Gemm with
-spliced nodes appended (see splice.py): Gather over the previous logits, a Gemm for the new rows,
-optionally `z[c] + LogSoftmax(.)`, and a Concat. Tracing the output back through exactly these ops gives, for every output column, the linear
-row it was computed from; for a hierarchical subcategory that is its own row W_new[s] (= W[c] + v), the
-same space as a flat row, so later edits can build dictionaries and MA targets from any edited head.
+edited heads too, so it lives with the splice that makes them). An edited head is that Gemm with spliced
+nodes appended (see splice.py): Gather over the previous logits, a Gemm for the new rows, optionally
+`z[c] + LogSoftmax(.)`, and a Concat. Tracing the output back through exactly these ops gives, for every
+output column, the linear row it was computed from; for a hierarchical subcategory that is its own row
+W_new[s] (= W[c] + v), the same space as a flat row, so later edits can build dictionaries and MA
+targets from any edited head.
 """
 from __future__ import annotations
 
