@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from catsplit.compiler.compile import compile_split
-from catsplit.runtime import Runtime, load_bundle
+from catsplit.runtime import BundleError, Runtime, load_bundle
 
 BUNDLES = Path(__file__).resolve().parents[1] / "models" / "bundles"
 DEFAULT_BUNDLE = BUNDLES / "ssv2_split_A_synth"
@@ -45,7 +45,12 @@ def _top1(pred) -> str:
 @click.option("--seed", default=0, show_default=True, help="Seed of modifier alignment.")
 def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) -> None:
     """Split COARSE zero-shot and compare original vs edited predictions on the shipped clips."""
-    bundle = load_bundle(bundle_path)
+    try:
+        bundle = load_bundle(bundle_path)
+    except BundleError as e:
+        raise click.ClickException(str(e)) from None
+    if not (clips_dir / "clips.csv").is_file():
+        raise click.ClickException(f"{clips_dir / 'clips.csv'}: no such clip index")
     if not bundle.groups or coarse not in bundle.groups:
         raise click.ClickException(f"{bundle_path}: no group {coarse!r} in bundle.json to split into")
     fine = bundle.groups[coarse]
@@ -56,7 +61,7 @@ def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) 
 
     edited = {}
     for mode in ("flat", "hierarchical"):
-        dst = out / f"{mode}"
+        dst = out / mode
         click.echo(f"\n$ catsplit-compile {shlex.quote(str(bundle_path))} --spec SPLIT.json -o {dst} "
                    f"--method ma --mode {mode} --seed {seed}")
         report = compile_split(bundle_path, spec, dst, method="ma", mode=mode, seed=seed, force=True)
