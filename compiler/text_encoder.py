@@ -82,7 +82,7 @@ class EmbeddingCache:
 class TextEncoder:
     """An exported text encoder directory, loaded for inference."""
 
-    def __init__(self, path: str | os.PathLike, cache: bool = True, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, cache: bool = True):
         self.path = Path(path)
         meta = self.path / ENCODER_JSON
         try:
@@ -105,7 +105,6 @@ class TextEncoder:
         self.pooling: str = spec["pooling"]
         self.max_length: int = int(spec["max_length"])
         self._use_cache = cache
-        self._threads = threads
 
     @cached_property
     def sha256(self) -> str:
@@ -124,11 +123,7 @@ class TextEncoder:
 
     @cached_property
     def _session(self) -> ort.InferenceSession:
-        opts = ort.SessionOptions()
-        if self._threads:
-            opts.intra_op_num_threads = self._threads
-        sess = ort.InferenceSession(str(self.path / MODEL), opts, providers=["CPUExecutionProvider"])
-        return sess
+        return ort.InferenceSession(str(self.path / MODEL), providers=["CPUExecutionProvider"])
 
     @cached_property
     def _cache(self) -> EmbeddingCache:
