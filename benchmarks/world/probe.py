@@ -25,17 +25,11 @@ import numpy as np
 from benchmarks.world.labels import rendered_groups
 from benchmarks.world.splits import PREPROCESS, WorldSplits, frame_arrays
 from catsplit.compiler.groups import modifiers_for
+from catsplit.compiler.head import load_head, read_rows
 from catsplit.runtime import Runtime
 from catsplit.runtime.video import preprocess_clip
 
 BUNDLES = Path(__file__).resolve().parents[2] / "models" / "bundles"
-
-
-def head_rows(rt: Runtime) -> np.ndarray:
-    """W [C, D] of a runtime's head, read back through its logits (the head is affine)."""
-    eye = np.eye(rt.bundle.feature_dim, dtype=np.float32)
-    zero = np.zeros((1, rt.bundle.feature_dim), np.float32)
-    return (rt.logits(eye) - rt.logits(zero)).T
 
 
 def modifier_vectors(labels: list[str], w: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
@@ -80,8 +74,7 @@ def alignment(rt_a: Runtime, rt_b: Runtime, n_clips: int = 6, seed: int = 0) -> 
 def probe(bundle_a: Path, bundle_b: Path, log=print) -> dict:
     rt_a, rt_b = Runtime(bundle_a, provider="cpu"), Runtime(bundle_b, provider="cpu")
     mods = modifiers_for(rendered_groups())
-    va = modifier_vectors(rt_a.labels, head_rows(rt_a))
-    vb = modifier_vectors(rt_b.labels, head_rows(rt_b))
+    va, vb = (modifier_vectors(rt.labels, read_rows(load_head(rt.bundle.head_path))[0]) for rt in (rt_a, rt_b))
     result = {}
     for name, vecs in (("A", va), ("B", vb)):
         same, base = within(vecs, mods)
