@@ -30,8 +30,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def similarity(encoder, targets: Sequence[str], target_modifiers: Sequence[str], dictionary: Dictionary,
-               alpha: float = 0.5, beta: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def similarity(encoder, targets: Sequence[str], target_modifiers: Sequence[str],
+               dictionary: Dictionary) -> tuple[np.ndarray, np.ndarray]:
     """(modifier cosines, label cosines), each [k, |dictionary|]; S = alpha * first + beta * second."""
     e = dictionary.entries
     emb = _unit(encoder.encode(list(target_modifiers) + [x.modifier for x in e]
@@ -59,7 +59,7 @@ def modifier_retrieval(encoder, w_coarse: np.ndarray, targets: Sequence[str], ta
                        dictionary: Dictionary, alpha: float = 0.5,
                        beta: float = 0.5) -> tuple[np.ndarray, list[Retrieval]]:
     """New rows [k, D] in target order (W[c] + v_y), and what each one borrowed with its scores."""
-    s_mod, s_lab = similarity(encoder, targets, target_modifiers, dictionary, alpha, beta)
+    s_mod, s_lab = similarity(encoder, targets, target_modifiers, dictionary)
     scores = alpha * s_mod + beta * s_lab
     rows = np.zeros((len(targets), w_coarse.shape[0]), np.float32)
     found: dict[int, Retrieval] = {}
