@@ -87,8 +87,8 @@ def world_folders(work: Path, n_folder: int, n_calib: int, n_agree: int) -> dict
 
 
 def quantized(info: dict, work: Path, calib: Path, modes: tuple[str, ...]) -> dict[str, dict]:
-    """`calib`: the CSV of calibration clips."""
-    """The model's quantised bundles (built once), with what quantize_bundle recorded."""
+    """The model's quantised bundles (built once), with what quantize_bundle recorded; `calib` is the CSV
+    of calibration clips."""
     from catsplit.models.quantize import QuantizeError, quantize_bundle
     from catsplit.runtime.bundle import load_bundle
 
