@@ -208,7 +208,8 @@ def machine(threads: int) -> dict:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--threads", default=2, show_default=True, help="Threads for every engine (and numpy).")
 @click.option("--quick", is_flag=True, help="Few repetitions on the tiny model: a smoke test in seconds.")
-@click.option("--models", "names", multiple=True, help="Models to run (default: model_a vit_s r2plus1d_18; "
+@click.option("--models", "names", multiple=True, type=click.Choice(list(PROFILES)),
+              help="Models to run (default: model_a vit_s r2plus1d_18; "
               "--quick: tiny). model_a is skipped while its shipped bundle is missing.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where exported models, bundles and mp4s are built and reused "
