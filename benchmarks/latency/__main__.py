@@ -23,6 +23,7 @@ import click
 import numpy as np
 
 from benchmarks.latency.report import write_results
+from catsplit.compiler.text_encoder import cache_root
 
 # Repetitions per model size: (batch-1 reps, warm-up, batch-8 reps, folder clips).
 PROFILES = {
@@ -221,8 +222,7 @@ def main(threads: int, quick: bool, names: tuple[str, ...], work: Path | None, o
     from benchmarks.latency.models import MODEL_A
 
     t_start = time.perf_counter()
-    cache = Path(os.environ.get("CATSPLIT_CACHE", Path.home() / ".cache" / "catsplit"))
-    work = work or cache / "latency"
+    work = work or cache_root() / "latency"
     names = names or (("tiny",) if quick else ("model_a", "vit_s", "r2plus1d_18"))
     skipped = {}
     if "model_a" in names and not (MODEL_A / "bundle.json").is_file():
