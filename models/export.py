@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from catsplit.models.head import FEATURES, make_head
-from catsplit.models.onnx_io import save_onnx
+from catsplit.models.onnx_io import cpu_session, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, write_bundle
 
 VERIFY_ATOL = 1e-4
@@ -40,9 +39,7 @@ def _backbone_onnx(backbone: nn.Module, example: torch.Tensor) -> onnx.ModelProt
 
 
 def _run(path: Path, x: np.ndarray) -> np.ndarray:
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    sess = cpu_session(path)
     return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 

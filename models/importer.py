@@ -29,11 +29,10 @@ from typing import Callable
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from catsplit.models.head import FEATURES, make_head
-from catsplit.models.onnx_io import OnnxFileError, load_onnx, save_onnx
+from catsplit.models.onnx_io import OnnxFileError, cpu_session, load_onnx, save_onnx
 from catsplit.runtime.bundle import (BACKBONE, HEAD, Bundle, BundleError, Preprocess, first_line, sha256_file,
                                      write_bundle)
 from catsplit.runtime.onnx_guard import OnnxGuardError
@@ -315,12 +314,6 @@ def cut_backbone(model: onnx.ModelProto, head: LinearHead, source: str) -> onnx.
 
 
 # -- verification ---------------------------------------------------------------------------------
-def _session(model: str | bytes) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-
-
 def _normalise(logits: np.ndarray, output: str) -> np.ndarray:
     """What the original graph emitted, from the head's logits."""
     if output == "logits":
@@ -341,7 +334,7 @@ def verify_cut(source: Path, backbone: Path, head_file: Path, head: LinearHead, 
     x = rng.standard_normal((n, *shape[1:])).astype(np.float32)
     step = fixed_batch or n
     try:
-        sessions = [_session(str(p)) for p in (source, backbone, head_file)]
+        sessions = [cpu_session(p) for p in (source, backbone, head_file)]
     except Exception as e:  # onnxruntime raises several unrelated types for a model it cannot run
         raise OnnxImportError(f"{source}: onnxruntime cannot run it or its cut ({first_line(e)})") from None
     names = [s.get_inputs()[0].name for s in sessions]

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import onnx
+import onnxruntime as ort
 from onnx.external_data_helper import convert_model_from_external_data
 
 from catsplit.runtime.bundle import first_line
@@ -57,3 +58,11 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
         return onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError, OSError, onnx's own errors
         raise OnnxFileError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
+
+
+def cpu_session(path: str | os.PathLike) -> ort.InferenceSession:
+    """A quiet onnxruntime CPU session, for checking a model just written against its source (the
+    runtime builds its own sessions; this one only verifies, so every run is comparable on CPU)."""
+    so = ort.SessionOptions()
+    so.log_severity_level = 3  # shape-inference warnings are noise for a check
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

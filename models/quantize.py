@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 import numpy as np
 import onnx
 
-from catsplit.models.onnx_io import load_onnx, save_onnx
+from catsplit.models.onnx_io import cpu_session, load_onnx, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, first_line, load_bundle, write_bundle
 from catsplit.runtime.video import VideoError, load_views
 
@@ -142,11 +142,7 @@ def _convert_fp16(src: Path, dst: Path) -> None:
 
 def _top1(backbone: Path, head: Path, views: np.ndarray) -> np.ndarray:
     """Top-1 class per view through backbone then head, on the CPU, one clip at a time."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    b, h = (ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"]) for p in (backbone, head))
+    b, h = cpu_session(backbone), cpu_session(head)
     bn, hn = b.get_inputs()[0].name, h.get_inputs()[0].name
     return np.array([int(np.argmax(h.run(None, {hn: b.run(None, {bn: v[None]})[0]})[0])) for v in views])
 
