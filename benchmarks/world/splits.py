@@ -79,7 +79,8 @@ def frame_arrays(splits: WorldSplits, refs: list[ClipRef], cache: Path | None = 
     """uint8 [N, num_frames, SIZE, SIZE, 3]: each clip's sampled frames (rendered once, cached)."""
     if cache is not None:
         split = {r.split for r in refs}
-        digest = hashlib.sha256(repr((refs, FRAMES, SIZE, pre.to_dict(), renderer_version())).encode()).hexdigest()[:12]
+        ident = repr((refs, FRAMES, SIZE, pre.to_dict(), renderer_version()))
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
         key = f"world_s{splits.seed}_{'-'.join(sorted(split))}_{len(refs)}_{digest}.npy"
         path = Path(cache) / key
         if path.is_file():
@@ -91,7 +92,9 @@ def frame_arrays(splits: WorldSplits, refs: list[ClipRef], cache: Path | None = 
         it = tqdm(refs, desc="rendering", leave=False)
     for k, ref in enumerate(it):
         out[k] = sampled_frames(splits.render(ref), pre)
-    if cache is not None:
+    if cache is not None:  # written whole then renamed: a concurrent or killed run never reads half a file
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, out)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, out)
+        tmp.replace(path)
     return out
