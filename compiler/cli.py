@@ -9,6 +9,7 @@ import click
 
 from catsplit.compiler.errors import CompileError
 from catsplit.runtime.bundle import BundleError
+from catsplit.runtime.cli import EXIT_USAGE, OneLineCommand, error_line
 
 
 def _one_line_errors(fn):
@@ -18,12 +19,13 @@ def _one_line_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (CompileError, BundleError) as e:
-            click.echo(f"catsplit: error: {e}", err=True)
-            sys.exit(2)
+            error_line(str(e))
+            sys.exit(EXIT_USAGE)
     return wrapper
 
 
-@click.command("compile", context_settings={"help_option_names": ["-h", "--help"]})
+# OneLineCommand: `catsplit-compile` runs this command on its own, and its usage errors are one line too.
+@click.command("compile", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False),
               help='SPLIT.json: {"split": COARSE, "into": [{"label": ..., "modifier": ...}, ...]}.')
