@@ -5,18 +5,19 @@ written (both library functions assemble the bundle beside OUT and rename it int
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from catsplit.runtime.bundle import Bundle, BundleError, Preprocess
+from catsplit.runtime.cli import EXIT_USAGE, error_line
 
-EXIT_USAGE = 2
 _HELP = {"help_option_names": ["-h", "--help"]}
 
 
@@ -35,15 +36,27 @@ def _one_line_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (_Fail, BundleError, OnnxImportError, ExportError, RegistryError, QuantizeError) as e:
-            click.echo(f"catsplit: error: {e}", err=True)
+            error_line(str(e))
             sys.exit(EXIT_USAGE)
         except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
             if os.environ.get("CATSPLIT_DEBUG"):
                 raise
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            click.echo(f"catsplit: error: unexpected {type(e).__name__}: {first}", err=True)
+            error_line(f"unexpected {type(e).__name__}: {first}")
             sys.exit(EXIT_USAGE)
     return wrapper
+
+
+@contextlib.contextmanager
+def _steps_bar(desc: str, steps: list[str]) -> Iterator[Callable[[str], None]]:
+    """A tqdm bar on stderr over a library function's named steps; yields its `progress` callback."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(steps), desc=desc, file=sys.stderr, leave=False, disable=None) as bar:
+        def progress(step: str) -> None:
+            bar.set_postfix_str(step)
+            bar.update(1)
+        yield progress
 
 
 def read_labels(path: str) -> list[str]:
@@ -109,8 +122,6 @@ def import_cmd(model: str, labels_file: str, out: str, preprocess: str | None, f
     ImageNet mean/std, uniform frame sampling. Give --preprocess for anything else (e.g. Kinetics
     mean/std); its fields override these defaults.
     """
-    from tqdm import tqdm
-
     from catsplit.models.importer import OnnxImportError, default_preprocess, import_onnx
     from catsplit.models.onnx_io import OnnxFileError, load_onnx
     from catsplit.runtime.onnx_guard import OnnxGuardError
@@ -125,11 +136,7 @@ def import_cmd(model: str, labels_file: str, out: str, preprocess: str | None, f
             raise
         base = None
     pre = read_preprocess(preprocess, base) if preprocess is not None else base
-    steps = ["load", "find head", "cut", "verify", "write"]
-    with tqdm(total=len(steps), desc="import", file=sys.stderr, leave=False, disable=None) as bar:
-        def progress(step: str) -> None:
-            bar.set_postfix_str(step)
-            bar.update(1)
+    with _steps_bar("import", ["load", "find head", "cut", "verify", "write"]) as progress:
         bundle = import_onnx(model, labels, out, pre, force=force, progress=progress)
     _report(bundle, as_json, "imported")
 
@@ -186,15 +193,9 @@ def quantize_cmd(bundle: str, out: str, mode: str, calib: str | None, force: boo
     predictions are compared with BUNDLE's on the --calib clips (random inputs without them); the
     agreement, the mode and the source backbone's sha256 are recorded in bundle.json's provenance.
     """
-    from tqdm import tqdm
-
     from catsplit.models.quantize import quantize_bundle
 
-    steps = ["calibration clips", f"{mode} backbone", "agreement check", "write"]
-    with tqdm(total=len(steps), desc="quantize", file=sys.stderr, leave=False, disable=None) as bar:
-        def progress(step: str) -> None:
-            bar.set_postfix_str(step)
-            bar.update(1)
+    with _steps_bar("quantize", ["calibration clips", f"{mode} backbone", "agreement check", "write"]) as progress:
         written = quantize_bundle(bundle, out, mode=mode, calib=calib, force=force, progress=progress)
     if as_json:
         click.echo(json.dumps(written.to_json() | {"path": str(written.path)}))
