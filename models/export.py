@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from catsplit.models.head import FEATURES, make_head
-from catsplit.models.onnx_io import cpu_session, save_onnx
+from catsplit.models.onnx_io import cpu_session, default_opset, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, write_bundle
 
 VERIFY_ATOL = 1e-4
@@ -83,7 +83,7 @@ def export_bundle(backbone: nn.Module, head: nn.Linear, labels: list[str], prepr
             raise ExportError(f"{out}: onnxruntime's logits differ from torch's by {diff:.3g} (> {VERIFY_ATOL}); "
                               "not writing the bundle")
         record = {"source": "torch-export", "exporter": f"torch.onnx TorchScript (torch {torch.__version__}, "
-                  f"opset {next(o.version for o in model.opset_import if o.domain in ('', 'ai.onnx'))})",
+                  f"opset {default_opset(model)})",
                   "backbone": type(backbone).__name__,
                   "verify": {"max_abs_diff": diff, "atol": VERIFY_ATOL, "samples": VERIFY_BATCH},
                   **(provenance or {})}

@@ -32,7 +32,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from catsplit.models.head import FEATURES, make_head
-from catsplit.models.onnx_io import OnnxFileError, cpu_session, load_onnx, save_onnx
+from catsplit.models.onnx_io import OnnxFileError, cpu_session, default_opset, load_onnx, save_onnx
 from catsplit.runtime.bundle import (BACKBONE, HEAD, Bundle, BundleError, Preprocess, first_line, sha256_file,
                                      write_bundle)
 from catsplit.runtime.onnx_guard import OnnxGuardError
@@ -68,10 +68,6 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _opset(model: onnx.ModelProto) -> int:
-    return next((op.version for op in model.opset_import if op.domain in ("", "ai.onnx")), 1)
-
-
 class _Graph:
     """Producers and constants of a graph, and the walk from its output to the linear layer."""
 
@@ -79,7 +75,7 @@ class _Graph:
         self.model, self.source = model, source
         self.inits = {t.name: t for t in model.graph.initializer}
         self.producer = {o: n for n in model.graph.node for o in n.output if o}
-        self.opset = _opset(model)
+        self.opset = default_opset(model)
 
     def refuse(self, problem: str) -> OnnxImportError:
         return OnnxImportError(f"{self.source}: {problem}")
@@ -291,7 +287,7 @@ def cut_backbone(model: onnx.ModelProto, head: LinearHead, source: str) -> onnx.
         node.output[list(node.output).index(head.features)] = out_name
     else:
         axes = list(head.pool_axes)
-        if _opset(model) >= 18:
+        if default_opset(model) >= 18:
             initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"{out_name}_axes"))
             nodes.append(helper.make_node("ReduceMean", [head.features, f"{out_name}_axes"], [out_name],
                                           name="catsplit_pool", keepdims=0))

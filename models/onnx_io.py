@@ -30,6 +30,11 @@ class OnnxFileError(ValueError):
     """An ONNX file that cannot be read or written as asked; the message names the file."""
 
 
+def default_opset(model: onnx.ModelProto) -> int:
+    """The model's opset of the default ONNX domain (1 when it imports none)."""
+    return next((op.version for op in model.opset_import if op.domain in ("", "ai.onnx")), 1)
+
+
 def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     """Write `model` to `path` as one self-contained file that onnxruntime 1.31 loads.
 
