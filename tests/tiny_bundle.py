@@ -10,6 +10,7 @@ import onnx
 import torch
 from torch import nn
 
+from catsplit.models.onnx_io import MAX_IR_VERSION
 from catsplit.runtime.bundle import Bundle, Preprocess, write_bundle
 
 PRE = Preprocess(num_frames=8, crop=32, resize=36, layout="NCTHW")
@@ -41,7 +42,7 @@ def onnx_bytes(module: nn.Module, example: torch.Tensor, dynamic: bool = True) -
         torch.onnx.export(module.eval(), (example,), buf, input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None, dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
-    model.ir_version = min(model.ir_version, 10)
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     return model.SerializeToString()
 
 
