@@ -1,27 +1,16 @@
 """The compiler's command line: `catsplit-compile` and `catsplit edits` (thin shells over the library)."""
 from __future__ import annotations
 
-import functools
 import json
-import sys
 
 import click
 
 from catsplit.compiler.errors import CompileError
 from catsplit.runtime.bundle import BundleError
-from catsplit.runtime.cli import EXIT_USAGE, OneLineCommand, error_line
+from catsplit.runtime.cli import OneLineCommand, one_line_errors
 
 
-def _one_line_errors(fn):
-    """Bad input becomes `catsplit: error: <file>: <problem>` on stderr and exit status 2, no traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (CompileError, BundleError) as e:
-            error_line(str(e))
-            sys.exit(EXIT_USAGE)
-    return wrapper
+_one_line_errors = one_line_errors(lambda: (CompileError, BundleError))
 
 
 # OneLineCommand: `catsplit-compile` runs this command on its own, and its usage errors are one line too.

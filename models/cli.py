@@ -6,17 +6,16 @@ written (both library functions assemble the bundle beside OUT and rename it int
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import click
 
 from catsplit.runtime.bundle import Bundle, BundleError, Preprocess
-from catsplit.runtime.cli import EXIT_USAGE, error_line
+from catsplit.runtime.cli import one_line_errors
 
 _HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -25,26 +24,17 @@ class _Fail(Exception):
     """A bad argument; the message already names the file."""
 
 
-def _one_line_errors(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from catsplit.models.export import ExportError
-        from catsplit.models.importer import OnnxImportError
-        from catsplit.models.quantize import QuantizeError
-        from catsplit.models.registry import RegistryError
+def _expected() -> tuple[type[Exception], ...]:
+    """The bundle makers' own errors: their messages already name the file and the problem."""
+    from catsplit.models.export import ExportError
+    from catsplit.models.importer import OnnxImportError
+    from catsplit.models.quantize import QuantizeError
+    from catsplit.models.registry import RegistryError
 
-        try:
-            return fn(*args, **kwargs)
-        except (_Fail, BundleError, OnnxImportError, ExportError, RegistryError, QuantizeError) as e:
-            error_line(str(e))
-            sys.exit(EXIT_USAGE)
-        except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
-            if os.environ.get("CATSPLIT_DEBUG"):
-                raise
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            error_line(f"unexpected {type(e).__name__}: {first}")
-            sys.exit(EXIT_USAGE)
-    return wrapper
+    return _Fail, BundleError, OnnxImportError, ExportError, RegistryError, QuantizeError
+
+
+_one_line_errors = one_line_errors(_expected)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,17 @@ bad usage.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import click
+
+from catsplit.runtime.bundle import first_line
 
 # name -> (module, attribute, extra that installs it)
 SUBCOMMANDS = {
@@ -35,6 +38,33 @@ EXIT_VIDEO, EXIT_USAGE = 1, 2
 
 def error_line(message: str) -> None:
     click.echo(f"catsplit: error: {message}", err=True)
+
+
+def one_line_errors(expected: Callable[[], tuple[type[Exception], ...]]) -> Callable[[Callable], Callable]:
+    """Decorate a command callback so that no user ever sees a traceback.
+
+    The library's own errors (`expected()`, called only when something failed so that a command module
+    stays cheap to import for `catsplit --help`) already name the file and the problem and become that
+    one line; anything else becomes `unexpected <type>: <first line>` (CATSPLIT_DEBUG=1 re-raises it).
+    Either way the exit status is 2. click's own exceptions pass through to `OneLineErrors`.
+    """
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as e:
+                if isinstance(e, expected()):
+                    error_line(str(e))
+                elif os.environ.get("CATSPLIT_DEBUG"):
+                    raise
+                else:
+                    error_line(f"unexpected {type(e).__name__}: {first_line(e)}")
+                sys.exit(EXIT_USAGE)
+        return wrapper
+    return decorate
 
 
 class OneLineErrors:
@@ -162,6 +192,6 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
     except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
         if os.environ.get("CATSPLIT_DEBUG"):
             raise
-        error_line(f"{bundle}: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        error_line(f"{bundle}: unexpected {type(e).__name__}: {first_line(e)}")
         return EXIT_USAGE
     return EXIT_VIDEO if failed else 0
