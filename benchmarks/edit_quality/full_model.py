@@ -13,7 +13,6 @@ and why its epochs are capped (`CONFIG`).
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -25,6 +24,7 @@ from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.lowshot import ShotConfig
 from catsplit.compiler.splice import spliced_labels
 from catsplit.models.catnet import Backbone, catnet_s, folded_convs
+from catsplit.models.onnx_io import cpu_session
 
 METHOD = BY_KEY["full_model"]
 # Each run re-trains a backbone and re-embeds the scored clips (~0.5 min on 2 cores): one target per model,
@@ -53,7 +53,7 @@ def torch_backbone(bundle) -> nn.Module:
         block[0], block[1] = conv, nn.Identity()
     backbone = Backbone(net).eval()
     x = np.random.default_rng(0).standard_normal(bundle.preprocess.input_shape(2)).astype(np.float32)
-    sess = ort.InferenceSession(str(bundle.backbone_path), providers=["CPUExecutionProvider"])
+    sess = cpu_session(bundle.backbone_path)
     want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     with torch.no_grad():
         got = backbone(torch.from_numpy(x)).numpy()

@@ -25,7 +25,7 @@ from benchmarks.world.labels import label_space
 from benchmarks.world.splits import PREPROCESS as WORLD_PREPROCESS
 from catsplit.models.head import make_head
 from catsplit.models.importer import import_onnx
-from catsplit.models.onnx_io import save_onnx
+from catsplit.models.onnx_io import cpu_session, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, Preprocess, load_bundle, write_bundle
 
 IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
@@ -151,13 +151,8 @@ def second_head(bundle: Bundle, out: Path, seed: int = 1) -> Bundle:
 
 def _check_same(model: nn.Module, bundle: Bundle, shape: tuple[int, ...]) -> None:
     """The PyTorch model and the bundle (backbone -> head) give the same logits."""
-    import onnxruntime as ort
-
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    b, h = (ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
-            for p in (bundle.backbone_path, bundle.head_path))
+    b, h = (cpu_session(p) for p in (bundle.backbone_path, bundle.head_path))
     got = h.run(None, {h.get_inputs()[0].name: b.run(None, {b.get_inputs()[0].name: x})[0]})[0]
     with torch.inference_mode():
         ref = model(torch.from_numpy(x)).numpy()
