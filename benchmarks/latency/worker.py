@@ -196,9 +196,10 @@ def swap_and_reload(rt, job: dict) -> dict:
 def gemm_job(job: dict) -> dict:
     """GFLOP/s of an N x N x N float32 GEMM: onnxruntime MatMul and numpy, same thread count."""
     import numpy as np
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
+
+    from catsplit.models.onnx_io import MAX_IR_VERSION
 
     n, reps = job["n"], job["reps"]
     rng = np.random.default_rng(0)
@@ -207,7 +208,7 @@ def gemm_job(job: dict) -> dict:
                               [helper.make_tensor_value_info(k, TensorProto.FLOAT, [n, n]) for k in "ab"],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 10
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     sess = ort.InferenceSession(model.SerializeToString(), _ort_options(job["threads"]),
                                 providers=["CPUExecutionProvider"])
     flops = 2 * n ** 3
