@@ -1,10 +1,16 @@
 """The main job end to end on the shipped default (`make demo`).
 
 Splits a coarse category of the shipped model A zero-shot (modifier alignment, flat and hierarchical),
-then classifies the shipped sample clips of that category with the original and the edited bundles
-side by side. Everything goes through the same library calls as `catsplit-compile` and `catsplit-run`.
+then classifies shipped clips of that category with the original and the edited bundles side by side.
+Everything goes through the same library calls as `catsplit-compile` and `catsplit-run`.
 
-    python -m benchmarks.demo [--split "Pushing something"] [--out out/demo] [--seed 0]
+    python -m benchmarks.demo [--out out/demo] [--seed 0]
+    python -m benchmarks.demo --split "Pushing something" --clips models/bundles/samples   # any A target
+
+The default clips (models/bundles/demo_clips: val clips 0-3 of each subcategory of the default split)
+were written by `python -m benchmarks.world.write_mp4 --split val --n 4 --out models/bundles/demo_clips
+--labels "Showing something behind something" --labels "Showing something next to something" --labels
+"Showing something on top of something"` (byte-identical when rerun).
 """
 from __future__ import annotations
 
@@ -54,6 +60,9 @@ def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) 
     if not bundle.groups or coarse not in bundle.groups:
         raise click.ClickException(f"{bundle_path}: no group {coarse!r} in bundle.json to split into")
     fine = bundle.groups[coarse]
+    clips = sample_clips(clips_dir, fine)
+    if not clips:
+        raise click.ClickException(f"{clips_dir / 'clips.csv'}: no clips of {coarse!r}'s subcategories")
     spec = {"split": coarse, "into": [{"label": s} for s in fine]}
     click.echo(f"Bundle {bundle_path} ({bundle.num_classes} labels). Splitting {coarse!r} into:")
     for s in fine:
@@ -70,9 +79,6 @@ def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) 
                    f"total {t['total']:.1f} s; backbone shared (same sha256)")
         edited[mode] = dst
 
-    clips = sample_clips(clips_dir, fine)
-    if not clips:
-        raise click.ClickException(f"{clips_dir / 'clips.csv'}: no clips of {coarse!r}'s subcategories")
     paths = [str(p) for p, _ in clips]
     runtime = Runtime(bundle_path, provider="auto")
     before = runtime.classify(paths, top_k=1)
