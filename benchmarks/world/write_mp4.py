@@ -1,7 +1,7 @@
 """Rendered clips as real H.264 mp4 files (PyAV), with a CSV index of their fine labels.
 
     python -m benchmarks.world.write_mp4 --split val --out out/world/val_mp4 [--seed 0] [--n 16] [--labels ...]
-    python -m benchmarks.world.write_mp4 --samples --out models/bundles/samples   # the shipped demo clips
+    python -m benchmarks.world.write_mp4 --samples --out models/bundles/samples   # the shipped sample clips
 
 Writes <out>/<label slug>/<split>_<index>.mp4 and <out>/clips.csv (path, label, split, index, seed),
 paths relative to <out>.
@@ -86,7 +86,8 @@ def read_index(path: str | os.PathLike) -> list[dict]:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--n", "n", default=16, show_default=True, help="Clips per label.")
 @click.option("--labels", "only", multiple=True, help="Labels to write (default: every rendered label).")
-@click.option("--samples", is_flag=True, help="Write the shipped demo set instead (2 val clips per A target).")
+@click.option("--samples", is_flag=True,
+              help="Write the shipped sample set instead (models/bundles/samples: 2 val clips per A target).")
 def main(out: Path, split: str, seed: int, n: int, only: tuple[str, ...], samples: bool) -> None:
     """Write the split's clips as H.264 mp4 files plus clips.csv."""
     if samples:
