@@ -19,12 +19,9 @@ import onnx
 import torch
 from torch import nn
 
-from catsplit.models.head import FEATURES, make_head
+from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import cpu_session, default_opset, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, write_bundle
-
-VERIFY_ATOL = 1e-4
-VERIFY_BATCH = 2
 
 
 class ExportError(ValueError):

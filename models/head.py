@@ -12,6 +12,9 @@ from onnx import TensorProto, helper, numpy_helper
 from catsplit.models.onnx_io import MAX_IR_VERSION
 
 FEATURES, LOGITS = "features", "logits"
+# Every bundle maker checks backbone -> head against the source model on this many samples, to this tolerance.
+VERIFY_ATOL = 1e-4
+VERIFY_BATCH = 2
 HEAD_OPSET = 17
 
 

@@ -31,14 +31,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from catsplit.models.head import FEATURES, make_head
+from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import OnnxFileError, cpu_session, default_opset, load_onnx, save_onnx
 from catsplit.runtime.bundle import (BACKBONE, HEAD, Bundle, BundleError, Preprocess, first_line, sha256_file,
                                      write_bundle)
 from catsplit.runtime.onnx_guard import OnnxGuardError
 
-VERIFY_ATOL = 1e-4
-VERIFY_BATCH = 2
 _PASS_THROUGH = {"Identity", "Flatten", "Reshape", "Squeeze", "Dropout"}
 _NORMALISERS = {"Softmax": "probabilities", "LogSoftmax": "log-probabilities"}
 _MEANS = {"ReduceMean", "GlobalAveragePool"}
