@@ -22,9 +22,10 @@ from torch import nn
 from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import cpu_session, default_opset, save_onnx
 from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, write_bundle
+from catsplit.runtime.errors import CatsplitError
 
 
-class ExportError(ValueError):
+class ExportError(CatsplitError, ValueError):
     """A module that cannot be exported as a bundle; one line that says why."""
 
 

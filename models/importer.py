@@ -33,8 +33,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import OnnxFileError, cpu_session, default_opset, load_onnx, save_onnx
-from catsplit.runtime.bundle import (BACKBONE, HEAD, Bundle, BundleError, Preprocess, first_line, sha256_file,
-                                     write_bundle)
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, sha256_file, write_bundle
+from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError
 
 _PASS_THROUGH = {"Identity", "Flatten", "Reshape", "Squeeze", "Dropout"}
@@ -45,7 +45,7 @@ _NOT_LINEAR_POOLS = {"ReduceMax", "ReduceMin", "GlobalMaxPool", "MaxPool", "Redu
                      "TopK"}
 
 
-class OnnxImportError(ValueError):
+class OnnxImportError(CatsplitError, ValueError):
     """A model that cannot be imported; the one-line message names the file and says why."""
 
 

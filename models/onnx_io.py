@@ -17,7 +17,7 @@ import onnx
 import onnxruntime as ort
 from onnx.external_data_helper import convert_model_from_external_data
 
-from catsplit.runtime.bundle import first_line
+from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import check_external_data
 
 # The newest versions onnxruntime 1.31 loads (found by loading probe models: IR 14 and opset 27 fail).
@@ -26,7 +26,7 @@ MAX_OPSET = 26
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
-class OnnxFileError(ValueError):
+class OnnxFileError(CatsplitError, ValueError):
     """An ONNX file that cannot be read or written as asked; the message names the file."""
 
 

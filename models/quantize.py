@@ -27,7 +27,8 @@ import numpy as np
 import onnx
 
 from catsplit.models.onnx_io import cpu_session, load_onnx, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, first_line, load_bundle, write_bundle
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, write_bundle
+from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.video import VideoError, load_views
 
 MODES = ("dynamic", "static", "fp16")
@@ -43,7 +44,7 @@ MIN_INT8_CONV_CHANNELS = 8
 RANDOM_CHECK_CLIPS = 8
 
 
-class QuantizeError(ValueError):
+class QuantizeError(CatsplitError, ValueError):
     """A bundle or calibration input that cannot be quantised as asked; the message names the file."""
 
 

@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from catsplit.runtime.bundle import Preprocess
+from catsplit.runtime.errors import CatsplitError
 
 Parts = tuple[nn.Module, nn.Linear, Preprocess | None]
 MODELS = {"catnet_s": "catsplit.models.registry:catnet_s_parts"}
 
 
-class RegistryError(ValueError):
+class RegistryError(CatsplitError, ValueError):
     """A model name that does not resolve to a factory."""
 
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from catsplit.runtime.errors import CatsplitError
+
 SCHEMA = "catsplit.bundle"
 SCHEMA_VERSION = 1
 BUNDLE_JSON = "bundle.json"
@@ -26,15 +28,8 @@ LAYOUTS = ("NCTHW", "NTCHW")
 SAMPLINGS = ("uniform", "stride")
 
 
-class BundleError(Exception):
+class BundleError(CatsplitError):
     """A bundle that cannot be used; the message names the file and the problem."""
-
-
-def first_line(e: BaseException) -> str:
-    """An exception's first line (else its type name): third-party errors (onnxruntime, protobuf,
-    quantisation) run to many lines, and every catsplit error must stay one line."""
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from catsplit.runtime.bundle import first_line
+from catsplit.runtime.errors import first_line
 
 # name -> (module, attribute, extra that installs it)
 SUBCOMMANDS = {

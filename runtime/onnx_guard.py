@@ -23,8 +23,10 @@ import stat
 from pathlib import Path, PurePath
 from typing import Iterator
 
+from catsplit.runtime.errors import CatsplitError
 
-class OnnxGuardError(Exception):
+
+class OnnxGuardError(CatsplitError):
     """An ONNX file that refers to data it must not; the message names the file and the tensor."""
 
 

@@ -21,7 +21,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, first_line, load_bundle, sha256_file
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, sha256_file
+from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.runtime.pipeline import prefetch
 from catsplit.runtime.video import VideoError, load_views
@@ -34,7 +35,7 @@ _NO_CUDA = ("the CUDA execution provider does not start here (no GPU, or onnxrun
             "CUDA/cuDNN libraries); use --provider auto or cpu")
 
 
-class ProviderError(RuntimeError):
+class ProviderError(CatsplitError, RuntimeError):
     """The requested execution provider cannot run here."""
 
 

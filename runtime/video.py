@@ -35,9 +35,10 @@ import av
 import numpy as np
 
 from catsplit.runtime.bundle import Preprocess
+from catsplit.runtime.errors import CatsplitError
 
 
-class VideoError(Exception):
+class VideoError(CatsplitError):
     """A video that cannot be turned into views; the message is one line naming the file."""
 
 
