@@ -24,3 +24,11 @@ def minilm(text_cache):
     from catsplit.compiler.text_encoder import load_text_encoder
 
     return load_text_encoder("minilm")
+
+
+@pytest.fixture(scope="session")
+def runtime_fixtures(tmp_path_factory):
+    """tests/runtime_fixtures.py's folder (an edited bundle of model A, the caps probe), made once per run."""
+    from tests.runtime_fixtures import fixtures_dir
+
+    return fixtures_dir(tmp_path_factory.getbasetemp())

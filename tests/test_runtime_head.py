@@ -17,7 +17,7 @@ import pytest
 from catsplit.runtime import BundleError, Runtime
 from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.video import load_views
-from tests.edited_bundle import MODEL_A, SAMPLES, edited_bundle
+from tests.runtime_fixtures import MODEL_A, SAMPLES
 
 VIDEOS = [str(SAMPLES / d / "val_000.mp4") for d in ("pushing_something_from_left_to_right",
                                                      "showing_something_behind_something",
@@ -25,8 +25,8 @@ VIDEOS = [str(SAMPLES / d / "val_000.mp4") for d in ("pushing_something_from_lef
 
 
 @pytest.fixture(scope="module")
-def edited(tmp_path_factory) -> Path:
-    return edited_bundle(tmp_path_factory.mktemp("edited"))
+def edited(runtime_fixtures) -> Path:
+    return runtime_fixtures / "edited"
 
 
 def _copy(src: Path, dst: Path) -> Path:
