@@ -170,6 +170,8 @@ def _parse(path: Path, doc: Any) -> Bundle:
     files = doc["files"]
     _require(isinstance(files, dict) and BACKBONE in files and HEAD in files, meta,
              f"files must list {BACKBONE} and {HEAD} with their sha256")
+    for rel in files:  # names only: nothing is opened here
+        _inside(path, rel)
     groups = doc.get("groups")
     if groups is not None:
         _require(isinstance(groups, dict) and all(isinstance(v, list) for v in groups.values()), meta,

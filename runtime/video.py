@@ -276,7 +276,7 @@ def _sampled(path: str | os.PathLike, pre: Preprocess, clips: int, convert: _Con
         if n2 != n:
             raise _fail(path, f"decodes to {n} frames, then to {n2}: corrupt")
     if len(sizes) != 1:
-        raise _fail(path, f"frame size changes within the video ({sorted(sizes)})")
+        raise _fail(path, "frame size changes within the video (" + ", ".join(f"{w}x{h}" for w, h in sorted(sizes)) + ")")
     (width, height), = sizes
     return idx, frames, (height, width)
 
