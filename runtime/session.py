@@ -79,11 +79,15 @@ def _input(session: ort.InferenceSession) -> tuple[str, type]:
 
 def _ort_problem(e: BaseException) -> str:
     """onnxruntime's message without its status prefix, its echo of the file name and the C++
-    source location and signature it puts before the actual reason."""
+    source location and signature it puts before the actual reason; its paragraph about an unreleased
+    opset comes down to the two numbers."""
     text = first_line(e)
     text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
     text = re.sub(r"^Load model from .* failed:", "", text)
     text = re.sub(r"^/\S+:\d+ .*?\) (?=[A-Z])", "", text)
+    opset = re.search(r"Opset (\d+) is under development.* till opset (\d+)", text)
+    if opset:
+        text = f"opset {opset[1]}, newer than the opset {opset[2]} this onnxruntime runs"
     return text.strip() or type(e).__name__
 
 

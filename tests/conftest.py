@@ -8,6 +8,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marks
+def pytest_collection_modifyitems(items):
+    """Tests that need the exported MiniLM are slow: exporting it costs each worker ~20 s (`make test-fast`
+    leaves them out, `make test` runs them)."""
+    for item in items:
+        if "minilm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def text_cache(tmp_path_factory):
     """A private CATSPLIT_CACHE for the run (one per xdist worker): minilm is exported into it once."""

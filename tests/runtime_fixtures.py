@@ -72,6 +72,17 @@ def _bad_head(name: str):
     return model
 
 
+def provider_here() -> str:
+    """The provider onnxruntime itself runs model A's head on when offered CUDA first: CUDA only where this
+    onnxruntime has it and it starts (asked of onnxruntime directly, not of the runtime's own probe)."""
+    import onnxruntime as ort
+
+    cpu, cuda = "CPUExecutionProvider", "CUDAExecutionProvider"
+    if cuda not in ort.get_available_providers():
+        return cpu
+    return ort.InferenceSession(str(MODEL_A / "head.onnx"), providers=[cuda, cpu]).get_providers()[0]
+
+
 def fixtures_dir(tmp: Path) -> Path:
     """The folder `CATSPLIT_RUNTIME_FIXTURES` names, else one made under `tmp`."""
     given = os.environ.get(ENV)

@@ -291,8 +291,13 @@ BUNDLES: dict[str, tuple[Callable[[Path], object], str | None]] = {
     "head_garbage": (lambda b: _replace(b, "head.onnx", data=b"\x08\x07garbage" * 100),
                      "head.onnx: not a valid ONNX protobuf"),
     "backbone_empty": (lambda b: _replace(b, "backbone.onnx", data=b""), "backbone.onnx: onnxruntime"),
-    **{f"head_{name}": (_bad_head(name), "head.onnx: ") for name in BAD_HEADS},
+    "head_ir_99": (_bad_head("ir_99"), "cannot load it (Unsupported model IR version: 99, max supported IR version: "),
+    "head_opset_99": (_bad_head("opset_99"), "cannot load it (opset 99, newer than the opset "),
+    "head_type_mismatch": (_bad_head("type_mismatch"), "cannot load it (Type Error: "),
+    "head_symbolic_mismatch": (_bad_head("symbolic_mismatch"), "head.onnx: does not accept features of the "
+                                                             "backbone's dimension 256"),
 }
+assert {f"head_{name}" for name in BAD_HEADS} <= set(BUNDLES)  # every bad head of the fixtures is a case
 PATHS: dict[str, tuple[Callable[[Path], Path | str], str]] = {
     "bundle_path_missing": (lambda d: d / "nowhere", "not a bundle directory (no such file)"),
     "bundle_path_a_file": (lambda d: _write(d / "file", "x"), "not a bundle directory (a file)"),

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from benchmarks.world.labels import class_of
 from catsplit.runtime import Runtime, load_bundle
 from catsplit.runtime.cli import run
-from tests.runtime_fixtures import MODEL_A, MODEL_B, SAMPLES, TARGET
+from catsplit.runtime.session import CPU, CUDA, ProviderError
+from tests.runtime_fixtures import MODEL_A, MODEL_B, SAMPLES, TARGET, provider_here
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,23 @@ def test_the_hierarchical_edit_changes_only_the_split_label(runtime_fixtures, sa
         else:
             assert after[video]["label"] == before[video]["label"]
             assert after[video]["prob"] == pytest.approx(before[video]["prob"], abs=1e-5)
+
+
+def test_the_provider_reported_is_the_one_this_machine_runs(samples):
+    """auto: CUDA exactly where onnxruntime has it and it starts (CPU on a machine without a GPU, even
+    with onnxruntime-gpu installed); cuda: refused in one line where it does not start."""
+    here = provider_here()
+    auto = Runtime(MODEL_A, provider="auto")
+    assert auto.provider == here
+    with pytest.raises(ProviderError, match="unknown provider 'tpu'"):
+        Runtime(MODEL_A, provider="tpu")
+    if here == CPU:
+        with pytest.raises(ProviderError, match="the CUDA execution provider does not start here"):
+            Runtime(MODEL_A, provider="cuda")
+        return
+    rt = Runtime(MODEL_A, provider="cuda")
+    assert rt.provider == CUDA
+    videos = [r["path"] for r in samples[:3]]
+    for gpu, cpu in zip(rt.classify(videos), Runtime(MODEL_A, provider="cpu").classify(videos)):
+        assert gpu.top_k[0][0] == cpu.top_k[0][0]
+        np.testing.assert_allclose([p for _, p in gpu.top_k], [p for _, p in cpu.top_k], atol=1e-4)
