@@ -38,7 +38,7 @@ non-square sample aspect ratios are ignored (frames are used as stored).
 
 Memory: `load_views` runs steps 3-5 on each sampled frame as it is decoded and keeps only the float
 region its crops need, so a clip costs the decoder's own frames plus one RGB frame (measured peaks in
-benchmarks/results/decode_memory.md: a 10-frame 8K clip 2.7 GB before, 0.44 GB after).
+benchmarks/results/decode_memory.md: a 10-frame 8K clip 2.6 GB before, 0.46 GB after).
 
 A video that cannot be used (missing, a symlink loop, not a regular file, empty, corrupt, too short,
 too large, out of memory) raises `VideoError`, one line naming the file and the actual problem.
