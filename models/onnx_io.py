@@ -1,9 +1,10 @@
 """Reading and writing ONNX files the way every part of catsplit must.
 
-onnx 1.23 stamps models with IR version 14, which onnxruntime 1.31 refuses ("Unsupported model IR
-version: 14, max supported IR version: 13"); its newest default-domain opset is 26. `save_onnx` lowers
-the IR version to what onnxruntime loads (never raises it) and refuses opsets it cannot run, so a
-written file always loads. Everything is kept in one file: a bundle never depends on side files.
+onnx 1.23 stamps models with IR version 14, newer than any onnxruntime loads. A bundle must load on the
+oldest onnxruntime the runtime declares (pyproject.toml: 1.20, which loads IR <= 10 and opset <= 21;
+docs/runtime.md says why that floor), so `save_onnx` lowers the IR version to that (never raises it)
+and refuses newer opsets: a written file loads on every onnxruntime the runtime accepts. Everything is
+kept in one file: a bundle never depends on side files.
 
 `load_onnx` runs the runtime's external-data guard first, so a model whose external data points
 outside its folder, through a symlink or at a missing file is refused before anything is read there.
@@ -20,9 +21,10 @@ from onnx.external_data_helper import convert_model_from_external_data
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import check_external_data
 
-# The newest versions onnxruntime 1.31 loads (found by loading probe models: IR 14 and opset 27 fail).
-MAX_IR_VERSION = 13
-MAX_OPSET = 26
+# The newest versions onnxruntime 1.20, the runtime's floor, loads (found by loading probe models in
+# onnxruntime 1.20.0: IR 11 and opset 22 fail). `make test-floor` runs the runtime tests on that version.
+MAX_IR_VERSION = 10
+MAX_OPSET = 21
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
@@ -36,14 +38,15 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 
 def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
-    """Write `model` to `path` as one self-contained file that onnxruntime 1.31 loads.
+    """Write `model` to `path` as one self-contained file that every supported onnxruntime loads.
 
     The model is modified in place: IR version capped at MAX_IR_VERSION, external tensors inlined.
     """
     path = Path(path)
     for op in model.opset_import:
         if op.domain in ("", "ai.onnx") and op.version > MAX_OPSET:
-            raise OnnxFileError(f"{path}: opset {op.version} is newer than onnxruntime runs (max {MAX_OPSET})")
+            raise OnnxFileError(f"{path}: opset {op.version} is newer than the runtime's oldest onnxruntime "
+                                f"(1.20) runs (max {MAX_OPSET})")
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     convert_model_from_external_data(model)  # data must already be loaded (onnx.load does that)
     size = model.ByteSize()

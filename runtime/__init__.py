@@ -7,6 +7,7 @@ from catsplit.runtime.bundle import Bundle, BundleError, Preprocess, load_bundle
 
 _LAZY = {
     "Runtime": "catsplit.runtime.session",
+    "Head": "catsplit.runtime.session",
     "Prediction": "catsplit.runtime.session",
     "ProviderError": "catsplit.runtime.session",
     "load_views": "catsplit.runtime.video",

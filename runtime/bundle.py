@@ -8,16 +8,20 @@ This module must stay importable with the runtime's dependencies only (numpy, on
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from catsplit.runtime.errors import CatsplitError
+from catsplit.runtime.errors import CatsplitError, first_line
+from catsplit.runtime.paths import PathProblem, os_problem, regular_file
 
 SCHEMA = "catsplit.bundle"
 SCHEMA_VERSION = 1
@@ -26,6 +30,8 @@ BACKBONE = "backbone.onnx"
 HEAD = "head.onnx"
 LAYOUTS = ("NCTHW", "NTCHW")
 SAMPLINGS = ("uniform", "stride")
+# Far above any video model's input, low enough that a tampered bundle.json cannot ask for absurd arrays.
+MAX_FRAMES, MAX_SIDE = 1024, 4096
 
 
 class BundleError(CatsplitError):
@@ -56,10 +62,15 @@ class Preprocess:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
-        if self.num_frames < 1 or self.crop < 1 or self.resize < self.crop or self.stride < 1:
+        sizes = (self.num_frames, self.crop, self.resize, self.stride)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+            raise ValueError(f"num_frames, crop, resize and stride must be integers: {self}")
+        if not (1 <= self.num_frames <= MAX_FRAMES and 1 <= self.crop <= self.resize <= MAX_SIDE
+                and 1 <= self.stride <= MAX_FRAMES):
             raise ValueError(f"inconsistent preprocessing sizes: {self}")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError("mean and std need three channels and a positive std")
+        if (len(self.mean) != 3 or len(self.std) != 3 or not all(map(math.isfinite, self.mean + self.std))
+                or min(self.std) <= 0):
+            raise ValueError("mean and std need three finite channels and a positive std")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Preprocess":
@@ -93,13 +104,17 @@ class Bundle:
     edits: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def file(self, rel: str) -> Path:
+        """The bundle's file `rel`, checked by `bundle_file` (inside the bundle, a regular file)."""
+        return bundle_file(self.path, rel)
+
     @property
     def backbone_path(self) -> Path:
-        return self.path / BACKBONE
+        return self.file(BACKBONE)
 
     @property
     def head_path(self) -> Path:
-        return self.path / HEAD
+        return self.file(HEAD)
 
     @property
     def num_classes(self) -> int:
@@ -146,7 +161,7 @@ def _parse(path: Path, doc: Any) -> Bundle:
     _require(isinstance(labels, list) and labels and all(isinstance(s, str) and s for s in labels),
              meta, "labels must be a non-empty list of strings")
     _require(len(set(labels)) == len(labels), meta, "labels repeat")
-    _require(isinstance(doc["feature_dim"], int) and doc["feature_dim"] > 0, meta,
+    _require(type(doc["feature_dim"]) is int and doc["feature_dim"] > 0, meta,
              "feature_dim must be a positive integer")
     try:
         pre = Preprocess.from_dict(doc["preprocess"])
@@ -155,6 +170,8 @@ def _parse(path: Path, doc: Any) -> Bundle:
     files = doc["files"]
     _require(isinstance(files, dict) and BACKBONE in files and HEAD in files, meta,
              f"files must list {BACKBONE} and {HEAD} with their sha256")
+    for rel in files:  # names only: nothing is opened here
+        _inside(path, rel)
     groups = doc.get("groups")
     if groups is not None:
         _require(isinstance(groups, dict) and all(isinstance(v, list) for v in groups.values()), meta,
@@ -165,33 +182,74 @@ def _parse(path: Path, doc: Any) -> Bundle:
 
 
 def _inside(root: Path, rel: str) -> Path:
-    """Resolve a bundle-relative path, refusing anything that leaves the bundle directory."""
-    target = (root / rel)
-    if os.path.isabs(rel) or ".." in Path(rel).parts or not target.resolve().is_relative_to(root.resolve()):
+    """`root / rel` for a name that stays inside `root` as written (relative, no `..`)."""
+    if not isinstance(rel, str) or not rel or "\0" in rel or os.path.isabs(rel) or ".." in Path(rel).parts:
         raise BundleError(f"{root / BUNDLE_JSON}: file {rel!r} lies outside the bundle")
-    return target
+    return root / rel
+
+
+def bundle_file(root: str | os.PathLike, rel: str) -> Path:
+    """`root / rel`, once it is known to be a regular file inside the bundle at `root`.
+
+    The one containment rule for every file of a bundle (bundle.json included), applied by everything
+    that opens one (`load_bundle`, `Bundle.file` and so `Runtime` and `swap_head`, the compiler, the
+    quantiser): the name is relative without `..`, and the path with every symlink resolved lies inside
+    the bundle directory with every symlink resolved. So a bundle reached through a symlinked
+    directory (a deploy's `current` link) works, and a file that is, or passes through, a symlink out
+    of the bundle is refused before it is read. A FIFO or device is refused too (hashing one would
+    block or never end). The path returned is the unresolved one, so messages name what the user gave.
+    """
+    root = Path(root)
+    path = _inside(root, rel)
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+        base = Path(os.path.realpath(root, strict=True))
+    except OSError as e:
+        problem = os_problem(e)
+        listed = f" (listed in {BUNDLE_JSON})" if rel != BUNDLE_JSON and e.errno == errno.ENOENT else ""
+        raise BundleError(f"{path}: {'missing' if e.errno == errno.ENOENT else problem}{listed}") from None
+    if not real.is_relative_to(base):
+        raise BundleError(f"{path}: lies outside the bundle (resolves to {real})")
+    try:
+        regular_file(real)
+    except PathProblem as e:
+        raise BundleError(f"{path}: {e}") from None
+    return path
+
+
+def verify_files(bundle: Bundle, names: Iterable[str]) -> None:
+    """Check the bundle files `names` against the sha256 bundle.json lists for them."""
+    for rel in names:
+        f = bundle_file(bundle.path, rel)
+        if sha256_file(f) != bundle.files.get(rel):
+            raise BundleError(f"{f}: sha256 does not match {BUNDLE_JSON} (file changed or corrupt)")
+
+
+def _bundle_dir(root: Path) -> None:
+    """Refuse a bundle path that is not a directory, saying why (missing, a loop, a file)."""
+    try:
+        st = os.stat(root)
+    except (OSError, ValueError) as e:
+        problem = os_problem(e) if isinstance(e, OSError) else "path contains a NUL byte"
+        raise BundleError(f"{root}: not a bundle directory ({problem})") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise BundleError(f"{root}: not a bundle directory (a file)")
 
 
 def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     """Read bundle.json and (by default) check every listed file's sha256."""
     root = Path(path)
-    meta = root / BUNDLE_JSON
-    if not root.is_dir():
-        raise BundleError(f"{root}: not a bundle directory")
-    if not meta.is_file():
-        raise BundleError(f"{meta}: missing")
+    _bundle_dir(root)
+    meta = bundle_file(root, BUNDLE_JSON)
     try:
         doc = json.loads(meta.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{meta}: not valid JSON ({e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise BundleError(f"{meta}: not valid JSON ({first_line(e)})") from None
+    except OSError as e:
+        raise BundleError(f"{meta}: cannot read ({os_problem(e)})") from None
     bundle = _parse(root, doc)
     if verify:
-        for rel, digest in bundle.files.items():
-            f = _inside(root, rel)
-            if not f.is_file():
-                raise BundleError(f"{f}: missing (listed in {BUNDLE_JSON})")
-            if sha256_file(f) != digest:
-                raise BundleError(f"{f}: sha256 does not match {BUNDLE_JSON} (file changed or corrupt)")
+        verify_files(bundle, bundle.files)
     return bundle
 
 

@@ -1,19 +1,30 @@
-"""`Runtime`: a frozen backbone session and a swappable head session over one bundle.
+"""`Runtime`: a frozen backbone session and a swappable `Head` over one bundle.
 
 The backbone (video -> features [B, D]) and the head (features -> logits [B, C]) are separate
 onnxruntime sessions, so `swap_head` replaces only the small head and never rebuilds the backbone.
-Both run on the same execution provider: CUDA when it is available and actually initialises, else
-CPU; `.provider` is what onnxruntime reports it runs, never what was asked for. On CUDA the
-features stay on the GPU between the two sessions (IO binding).
+A `Head` is one immutable unit: the head session together with the bundle (labels, edits, files) it
+was checked against, so a caller that takes `rt.head` once can never pair one head's logits with
+another head's labels. Both sessions run on the same execution provider: CUDA when it is available and
+actually initialises, else CPU; `.provider` is what onnxruntime reports it runs, never what was asked
+for. On CUDA the features stay on the GPU between the two sessions (IO binding).
+
+Nothing here changes process-wide state: no module-level caches or flags, and onnxruntime's default
+logger is left alone. Sessions log nothing (severity FATAL): every failure becomes our one-line error.
+Whether CUDA can start is probed first (`cuda_problem`), so onnxruntime is asked for CUDA only where it
+can load, and its own warnings about a missing CUDA library never reach a user's terminal.
 
 A video's probabilities are the softmax of the head's logits averaged over its views (clips x
 crops): probabilities are averaged, not logits.
 """
 from __future__ import annotations
 
+import copy
+import ctypes
 import os
+import re
+import sys
+import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -21,7 +32,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, sha256_file
+from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, verify_files
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.runtime.pipeline import prefetch
@@ -30,9 +41,7 @@ from catsplit.runtime.video import VideoError, load_views
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 PROVIDERS = ("auto", "cpu", "cuda")
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-_cuda_may_work = True  # cleared once CUDA failed to start in this process, so it is not retried
-_NO_CUDA = ("the CUDA execution provider does not start here (no GPU, or onnxruntime-gpu without its "
-            "CUDA/cuDNN libraries); use --provider auto or cpu")
+_SILENT = 4  # onnxruntime's FATAL: nothing it logs on its own reaches stderr; errors come back as exceptions
 
 
 class ProviderError(CatsplitError, RuntimeError):
@@ -41,13 +50,17 @@ class ProviderError(CatsplitError, RuntimeError):
 
 @dataclass
 class Prediction:
-    """One video's result. `error` is set (and `top_k` empty) when the video could not be used."""
+    """One video's result. `error` is set (and `top_k` empty) when the video could not be used.
+
+    `edit_id` names the `Head` that scored the video (None for a video that failed before scoring).
+    """
 
     video: str
     top_k: list[tuple[str, float]]
     provider: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    edit_id: str | None = None
 
     def to_json(self) -> dict:
         """The `--json` line: {"video", "top_k": [{"label", "prob"}], "provider", "timings_ms"}."""
@@ -56,6 +69,61 @@ class Prediction:
         if self.error is not None:
             doc["error"] = self.error
         return doc
+
+
+def _input(session: ort.InferenceSession) -> tuple[str, type]:
+    """(name, numpy dtype) of a session's single input."""
+    meta = session.get_inputs()[0]
+    return meta.name, _NUMPY_TYPES.get(meta.type, np.float32)
+
+
+def _ort_problem(e: BaseException) -> str:
+    """onnxruntime's message without its status prefix, its echo of the file name and the C++
+    source location and signature it puts before the actual reason; its paragraph about an unreleased
+    opset comes down to the two numbers."""
+    text = first_line(e)
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"^Load model from .* failed:", "", text)
+    text = re.sub(r"^/\S+:\d+ .*?\) (?=[A-Z])", "", text)
+    opset = re.search(r"Opset (\d+) is under development.* till opset (\d+)", text)
+    if opset:
+        text = f"opset {opset[1]}, newer than the opset {opset[2]} this onnxruntime runs"
+    return text.strip() or type(e).__name__
+
+
+@dataclass(frozen=True)
+class Head:
+    """One head session plus the bundle it was checked against: labels and session never part.
+
+    The bundle is a private copy, so changing the `Bundle` a head was built from changes nothing here.
+    """
+
+    session: ort.InferenceSession
+    bundle: Bundle
+    edit_id: str
+    _input: tuple[str, type] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_input", _input(self.session))
+
+    @property
+    def labels(self) -> list[str]:
+        return self.bundle.labels
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """Features [B, D] float32 -> logits [B, C] float32."""
+        name, dtype = self._input
+        try:
+            out = self.session.run(None, {name: np.ascontiguousarray(feats, dtype=dtype)})[0]
+        except Exception as e:  # onnxruntime's Fail, InvalidArgument, ...
+            raise BundleError(f"{self.bundle.path / HEAD}: onnxruntime failed running it "
+                              f"({_ort_problem(e)})") from None
+        return out.astype(np.float32, copy=False)
+
+
+def edit_id(bundle: Bundle) -> str:
+    """`<number of edits>-<first 12 hex digits of head.onnx's sha256>`: which head, at a glance."""
+    return f"{len(bundle.edits)}-{str(bundle.files.get(HEAD, ''))[:12]}"
 
 
 def _options(threads: int | None, head: bool = False, spin: bool = True) -> ort.SessionOptions:
@@ -69,12 +137,14 @@ def _options(threads: int | None, head: bool = False, spin: bool = True) -> ort.
     `spin=False` stops idle intra-op threads from spin-waiting between ops: when videos are decoded
     alongside inference, spinning threads take the cores the decoders need (measured on 2 cores:
     folder throughput of a small CatNet 150 -> 220 clips/s), for ~3% batch-1 latency on tiny models.
+    Logging is off: what onnxruntime would print (shape-inference warnings, a failing kernel's
+    coloured line) either is noise or comes back as the exception we report in one line.
     """
     so = ort.SessionOptions()
     so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if head
                                    else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3  # shape-inference warnings are noise for an end user
+    so.log_severity_level = _SILENT
     if not spin:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if head:
@@ -92,56 +162,39 @@ def _guard(path: Path) -> None:
         raise BundleError(str(e)) from None
 
 
-def _new_session(path: Path, providers: list[str], threads: int | None, head: bool = False,
-                 spin: bool = True) -> ort.InferenceSession:
-    quiet = CUDA in providers  # a CUDA EP without its libraries logs loudly, then falls back to CPU
-    if quiet:
-        ort.set_default_logger_severity(4)
+def _new_session(path: Path, providers: list[str], options: ort.SessionOptions) -> ort.InferenceSession:
     try:
-        return ort.InferenceSession(str(path), _options(threads, head, spin), providers=providers)
+        return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as e:  # onnxruntime raises several unrelated types for a bad model
-        raise BundleError(f"{path}: onnxruntime cannot load it ({first_line(e)})") from None
-    finally:
-        if quiet:
-            ort.set_default_logger_severity(2)  # onnxruntime's default, WARNING
+        raise BundleError(f"{path}: onnxruntime {ort.__version__} cannot load it ({_ort_problem(e)})") from None
 
 
-def _load_head_bundle(path: str | os.PathLike) -> Bundle:
-    """bundle.json of `path`, with head.onnx checked against its sha256 (the backbone is not read)."""
-    new = load_bundle(path, verify=False)
-    if not new.head_path.is_file():
-        raise BundleError(f"{new.head_path}: missing (listed in bundle.json)")
-    if sha256_file(new.head_path) != new.files.get(HEAD):
-        raise BundleError(f"{new.head_path}: sha256 does not match bundle.json (file changed or corrupt)")
-    return new
+def cuda_problem() -> str | None:
+    """Why onnxruntime's CUDA execution provider cannot start here, or None when it may.
+
+    Asked before onnxruntime is, because onnxruntime logs a failed CUDA start on its process-wide
+    logger (two coloured lines on stderr) before falling back to CPU. The probe loads the very library
+    onnxruntime would load (so a missing CUDA or cuDNN dependency shows here, quietly) and asks the
+    driver for a device; it configures nothing. Only Linux is probed; elsewhere onnxruntime decides.
+    """
+    if CUDA not in ort.get_available_providers():
+        return "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu)"
+    if sys.platform != "linux":
+        return None
+    library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    try:
+        ctypes.CDLL(str(library))
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError as e:
+        return f"{library.name} does not load ({first_line(e)})"
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
+        return "the CUDA driver reports no usable GPU"
+    return None
 
 
-def _cuda_failed() -> None:
-    global _cuda_may_work
-    _cuda_may_work = False
-
-
-def _providers_for(provider: str) -> list[str]:
-    """The provider list to try: CUDA first unless CPU was asked for or CUDA already failed here."""
-    if provider not in PROVIDERS:
-        raise ProviderError(f"unknown provider {provider!r} (choose from {', '.join(PROVIDERS)})")
-    if provider == "cpu" or not _cuda_may_work or CUDA not in ort.get_available_providers():
-        if provider == "cuda":
-            raise ProviderError(_NO_CUDA)
-        return [CPU]
-    return [CUDA, CPU]
-
-
-_INPUTS: "weakref.WeakKeyDictionary[ort.InferenceSession, tuple[str, type]]" = weakref.WeakKeyDictionary()
-
-
-def _input_of(session: ort.InferenceSession) -> tuple[str, type]:
-    """(name, numpy dtype) of a session's input, looked up once per session, not once per call."""
-    found = _INPUTS.get(session)
-    if found is None:
-        meta = session.get_inputs()[0]
-        found = _INPUTS[session] = (meta.name, _NUMPY_TYPES.get(meta.type, np.float32))
-    return found
+def _no_cuda(why: str) -> ProviderError:
+    return ProviderError(f"the CUDA execution provider does not start here ({why}); use --provider auto or cpu")
 
 
 def _last_dim(shape: Sequence) -> int | None:
@@ -156,7 +209,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Runtime:
-    """Run a bundle: `classify` videos, or call `features` / `logits` on arrays yourself.
+    """Run a bundle: `classify` videos, or call `features` and `head.logits` on arrays yourself.
 
     `bundle` is a directory (loaded and sha256-verified here) or a `Bundle` already loaded (used
     as is). Before either session exists, both ONNX files pass `check_external_data`; then the
@@ -164,7 +217,17 @@ class Runtime:
     map `feature_dim` to one logit per label. `views` = (temporal clips, spatial crops 1 or 3) per
     video; `batch_size` = views per backbone run; `decode_threads` = threads decoding the next videos
     while the backbone runs (`classify`), 0 = decode inline (the backbone's threads then spin-wait
-    between ops, which suits pure `features` latency work).
+    between ops, which suits pure `features` latency work). With `provider="auto"` CUDA is tried once,
+    here; if it does not start, both sessions run on CPU and `.provider` says so.
+
+    Thread safety: `features`, `Head.logits`, `classify` and `iter_classify` may run concurrently
+    from several threads (onnxruntime sessions are safe to run concurrently; each call keeps its own
+    buffers). `swap_head` may run while they do: it builds and checks the complete new `Head` first,
+    then replaces one reference (swaps serialise on a lock); a failed swap changes nothing. A unit of
+    work that took `rt.head` once sees one consistent head and label list; `classify` takes the head
+    once per backbone batch, so each video is scored by exactly one head and `Prediction.edit_id`
+    names it. `rt.bundle`, `rt.labels` and `rt.logits` read the current head at each access: do not
+    combine two such reads while another thread swaps (take `rt.head` instead).
     """
 
     def __init__(self, bundle: str | os.PathLike | Bundle, provider: str = "auto", threads: int | None = None,
@@ -174,36 +237,89 @@ class Runtime:
             raise ValueError(f"views must be (clips >= 1, crops in 1 or 3), got {views}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if provider not in PROVIDERS:
+            raise ProviderError(f"unknown provider {provider!r} (choose from {', '.join(PROVIDERS)})")
         self.views, self.batch_size, self.threads = (clips, crops), batch_size, threads
         self.decode_threads = decode_threads  # videos decoded ahead while the backbone runs; 0 = inline
-        self._batch: np.ndarray | None = None  # the views of one flush, reused across flushes
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self._providers = _providers_for(provider)
-        for path in (self.bundle.backbone_path, self.bundle.head_path):
-            _guard(path)  # both files, before onnxruntime opens either
+        self._swap_lock = threading.Lock()
+        first = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        # What the backbone fixes for every head it will ever serve.
+        self.preprocess, self.feature_dim = first.preprocess, first.feature_dim
+        self._backbone_sha = first.files[BACKBONE]
+        self._backbone_path = first.backbone_path
+        providers = [CPU]
+        if provider != "cpu":
+            why = cuda_problem()
+            if why is None:
+                providers = [CUDA, CPU]
+            elif provider == "cuda":
+                raise _no_cuda(why)
+        for path in (self._backbone_path, first.head_path):  # both files, before onnxruntime opens either
+            _guard(path)
         # Threads spin between ops only when no decoder shares the cores with them.
-        self._backbone = _new_session(self.bundle.backbone_path, self._providers, threads, spin=decode_threads == 0)
+        self._backbone = _new_session(self._backbone_path, providers, _options(threads, spin=decode_threads == 0))
         self.provider = self._backbone.get_providers()[0]
-        if self._providers[0] == CUDA and self.provider != CUDA:
-            _cuda_failed()
-            if provider == "cuda":
-                raise ProviderError(_NO_CUDA)
-            self._providers = [CPU]
+        if provider == "cuda" and self.provider != CUDA:
+            raise _no_cuda("onnxruntime fell back to CPU")
+        self._providers = [self.provider] if self.provider == CPU else providers
+        self._backbone_input = _input(self._backbone)
         self._check_backbone()
-        self._head = _new_session(self.bundle.head_path, self._providers, threads, head=True)
-        self._check_head(self._head, self.bundle)
+        self._head = self._build_head(first)
 
-    # -- sessions and their checks ------------------------------------------------------------
+    # -- the head -------------------------------------------------------------------------------
+    @property
+    def head(self) -> Head:
+        """The current head: one reference read. Take it once per unit of work."""
+        return self._head
+
+    @property
+    def bundle(self) -> Bundle:
+        return self._head.bundle
+
     @property
     def labels(self) -> list[str]:
-        return self.bundle.labels
+        return self._head.labels
 
-    @property
-    def feature_dim(self) -> int:
-        return self.bundle.feature_dim
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """The current head on features [B, D] -> float32 logits [B, C] (`rt.head.logits`)."""
+        return self._head.logits(feats)
 
+    def swap_head(self, bundle: str | os.PathLike | Bundle) -> Head:
+        """Use the head and labels of another bundle of the same backbone; return the new `Head`.
+
+        The new head is loaded and fully checked first (containment, sha256, same backbone sha256,
+        same preprocess, feature dimension, one logit per label); only then is the reference replaced.
+        On any problem BundleError is raised and the old head keeps running. The backbone is never
+        reloaded, nor its file read: only bundle.json and head.onnx of the new bundle are.
+        """
+        new = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=False)
+        with self._swap_lock:
+            head = self._build_head(new)
+            self._head = head
+        return head
+
+    def _build_head(self, bundle: Bundle) -> Head:
+        """A checked `Head` for `bundle` (private copy), or BundleError; changes nothing on self."""
+        bundle = copy.deepcopy(bundle)
+        meta = bundle.path / "bundle.json"
+        if bundle.files.get(BACKBONE) != self._backbone_sha:
+            raise BundleError(f"{meta}: its backbone's sha256 differs from the running backbone's "
+                              f"({self._backbone_path}); a head swap needs a bundle of the same backbone")
+        if bundle.preprocess != self.preprocess:
+            raise BundleError(f"{meta}: preprocess differs from the running bundle's")
+        if bundle.feature_dim != self.feature_dim:
+            raise BundleError(f"{meta}: feature_dim {bundle.feature_dim} differs from the backbone's "
+                              f"{self.feature_dim}")
+        verify_files(bundle, [HEAD])  # containment and sha256 of the one file that is read
+        path = bundle.head_path
+        _guard(path)
+        session = _new_session(path, self._providers, _options(self.threads, head=True))
+        self._check_head(session, path, len(bundle.labels))
+        return Head(session, bundle, edit_id(bundle))
+
+    # -- checks ---------------------------------------------------------------------------------
     def _check_backbone(self) -> None:
-        path, pre = self.bundle.backbone_path, self.bundle.preprocess
+        path, pre = self._backbone_path, self.preprocess
         inp, out = self._backbone.get_inputs(), self._backbone.get_outputs()
         if len(inp) != 1 or len(out) != 1:
             raise BundleError(f"{path}: a backbone has one input and one output, this has "
@@ -222,17 +338,16 @@ class Runtime:
             raise BundleError(f"{path}: output dimension {d} does not match bundle.json feature_dim "
                               f"{self.feature_dim}")
 
-    def _check_head(self, head: ort.InferenceSession, bundle: Bundle) -> None:
+    def _check_head(self, head: ort.InferenceSession, path: Path, num_labels: int) -> None:
         """The head must take [B, D] with D = the backbone's features and give one logit per label."""
-        path = bundle.head_path
         inp, out = head.get_inputs(), head.get_outputs()
         if len(inp) != 1 or len(out) != 1:
             raise BundleError(f"{path}: a head has one input and one output, this has {len(inp)} and {len(out)}")
         d_in, c = _last_dim(inp[0].shape), _last_dim(out[0].shape)
         if d_in is None or c is None:  # symbolic sizes: ask the session itself
+            name, dtype = _input(head)
             try:
-                probe = head.run(None, {inp[0].name: np.zeros((1, self.feature_dim), _NUMPY_TYPES.get(
-                    inp[0].type, np.float32))})[0]
+                probe = head.run(None, {name: np.zeros((1, self.feature_dim), dtype)})[0]
                 d_in, c = self.feature_dim, probe.shape[-1]
             except Exception:
                 raise BundleError(f"{path}: does not accept features of the backbone's dimension "
@@ -240,15 +355,10 @@ class Runtime:
         if d_in != self.feature_dim:
             raise BundleError(f"{path}: input dimension {d_in} does not match the backbone's feature "
                               f"dimension {self.feature_dim}")
-        if c != len(bundle.labels):
-            raise BundleError(f"{path}: gives {c} logits but bundle.json lists {len(bundle.labels)} labels")
+        if c != num_labels:
+            raise BundleError(f"{path}: gives {c} logits but bundle.json lists {num_labels} labels")
 
-    # -- the two stages -----------------------------------------------------------------------
-    @staticmethod
-    def _feed(session: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
-        name, dtype = _input_of(session)
-        return {name: np.ascontiguousarray(x, dtype=dtype)}
-
+    # -- the backbone ---------------------------------------------------------------------------
     def features(self, x: np.ndarray) -> np.ndarray:
         """Backbone on a preprocessed batch [B, *input shape] -> float32 features [B, D]."""
         n = self._fixed_batch
@@ -256,58 +366,39 @@ class Runtime:
             chunks = [x[i:i + n] for i in range(0, len(x), n)]
             chunks[-1] = np.concatenate([chunks[-1], np.zeros((n - len(chunks[-1]),) + x.shape[1:], x.dtype)])
             return np.concatenate([self.features(c) for c in chunks])[:len(x)]
-        feats = self._backbone.run(None, self._feed(self._backbone, x))[0]
+        name, dtype = self._backbone_input
+        try:
+            feats = self._backbone.run(None, {name: np.ascontiguousarray(x, dtype=dtype)})[0]
+        except Exception as e:
+            raise BundleError(f"{self._backbone_path}: onnxruntime failed running it ({_ort_problem(e)})") from None
         if feats.ndim != 2 or feats.shape[1] != self.feature_dim:
-            raise BundleError(f"{self.bundle.backbone_path}: gives features of shape {list(feats.shape)}, "
+            raise BundleError(f"{self._backbone_path}: gives features of shape {list(feats.shape)}, "
                               f"bundle.json says [B, {self.feature_dim}]")
         return feats.astype(np.float32, copy=False)
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        """Head on features [B, D] -> float32 logits [B, C]."""
-        return self._head.run(None, self._feed(self._head, feats))[0].astype(np.float32, copy=False)
-
-    def _logits_of_views(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """Backbone then head on one batch; (logits, backbone ms, head ms)."""
+    def _logits_of_views(self, x: np.ndarray, head: Head) -> tuple[np.ndarray, float, float]:
+        """Backbone then `head` on one batch; (logits, backbone ms, head ms)."""
         if self.provider != CUDA or self._fixed_batch is not None:
             t0 = time.perf_counter()
             feats = self.features(x)
             t1 = time.perf_counter()
-            logits = self.logits(feats)
+            logits = head.logits(feats)
             return logits, (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
         # CUDA: the features never leave the GPU between the two sessions.
         t0 = time.perf_counter()
+        name, dtype = self._backbone_input
         bb = self._backbone.io_binding()
-        name, arr = next(iter(self._feed(self._backbone, x).items()))
-        bb.bind_cpu_input(name, arr)
+        bb.bind_cpu_input(name, np.ascontiguousarray(x, dtype=dtype))
         bb.bind_output(self._backbone.get_outputs()[0].name, "cuda")
         self._backbone.run_with_iobinding(bb)
         feats = bb.get_outputs()[0]
         t1 = time.perf_counter()
-        hb = self._head.io_binding()
-        hb.bind_ortvalue_input(self._head.get_inputs()[0].name, feats)
-        hb.bind_output(self._head.get_outputs()[0].name, "cpu")
-        self._head.run_with_iobinding(hb)
+        hb = head.session.io_binding()
+        hb.bind_ortvalue_input(head.session.get_inputs()[0].name, feats)
+        hb.bind_output(head.session.get_outputs()[0].name, "cpu")
+        head.session.run_with_iobinding(hb)
         logits = hb.copy_outputs_to_cpu()[0].astype(np.float32, copy=False)
         return logits, (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
-
-    # -- heads ----------------------------------------------------------------------------------
-    def swap_head(self, bundle: str | os.PathLike | Bundle) -> None:
-        """Use the head and labels of another bundle of the same backbone; the backbone stays loaded."""
-        # Only the new head is read, so only its checksum is checked (hashing a large backbone that
-        # is never opened would cost more than the whole swap).
-        new = bundle if isinstance(bundle, Bundle) else _load_head_bundle(bundle)
-        if new.files.get(BACKBONE) != self.bundle.files.get(BACKBONE):
-            raise BundleError(f"{new.backbone_path}: sha256 differs from the running backbone's "
-                              f"({self.bundle.backbone_path}); swap_head needs a bundle of the same backbone")
-        if new.preprocess != self.bundle.preprocess:
-            raise BundleError(f"{new.path / 'bundle.json'}: preprocess differs from the running bundle's")
-        if new.feature_dim != self.feature_dim:
-            raise BundleError(f"{new.path / 'bundle.json'}: feature_dim {new.feature_dim} differs from the "
-                              f"backbone's {self.feature_dim}")
-        _guard(new.head_path)
-        head = _new_session(new.head_path, self._providers, self.threads, head=True)
-        self._check_head(head, new)
-        self._head, self.bundle = head, new
 
     # -- videos ---------------------------------------------------------------------------------
     def classify(self, videos: Sequence[str | os.PathLike], top_k: int = 5) -> list[Prediction]:
@@ -318,41 +409,48 @@ class Runtime:
         """`classify`, yielding each video's Prediction in input order as soon as it is known.
 
         Views of several videos are batched together, up to `batch_size` views per backbone run; a
-        video's backbone and head timings are its share (by views) of the runs it was part of.
+        video's backbone and head timings are its share (by views) of the runs it was part of. One
+        video's failure (unreadable, corrupt, too large, out of memory) is its own Prediction.error.
         """
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         pending: list[tuple[str, np.ndarray | str, float]] = []  # (video, views or error, decode ms)
+        buffer: list[np.ndarray] = []  # this call's batch array, reused across its flushes
         names = (os.fspath(video) for video in videos)
         for name, loaded in prefetch(names, self._load, self.decode_threads):
             if isinstance(loaded, BaseException):  # not a VideoError: a bug, raised here, in order
                 raise loaded
             pending.append((name, *loaded))
             if sum(len(v) for _, v, _ in pending if isinstance(v, np.ndarray)) >= self.batch_size:
-                yield from self._flush(pending, top_k)
-        yield from self._flush(pending, top_k)
+                yield from self._flush(pending, top_k, buffer)
+        yield from self._flush(pending, top_k, buffer)
 
     def _load(self, name: str) -> tuple[np.ndarray | str, float]:
-        """(views or the VideoError's message, decode + preprocess ms); runs in a decode thread."""
+        """(views or why the video cannot be used, decode + preprocess ms); runs in a decode thread."""
         t0 = time.perf_counter()
         try:
-            views: np.ndarray | str = load_views(name, self.bundle.preprocess, *self.views)
+            views: np.ndarray | str = load_views(name, self.preprocess, *self.views)
         except VideoError as e:
             views = str(e)
+        except MemoryError:  # numpy's or PyAV's: this video alone does not fit; the others go on
+            views = f"{name}: out of memory while decoding or preprocessing it"
         return views, (time.perf_counter() - t0) * 1e3
 
-    def _flush(self, pending: list[tuple[str, np.ndarray | str, float]], top_k: int) -> Iterator[Prediction]:
-        """Run the backbone and head over the pending videos' views, in chunks of `batch_size`."""
+    def _flush(self, pending: list[tuple[str, np.ndarray | str, float]], top_k: int,
+               buffer: list[np.ndarray]) -> Iterator[Prediction]:
+        """Run the backbone and the current head over the pending videos' views, in chunks of
+        `batch_size`; `buffer` holds the call's batch array (grown when a flush needs more)."""
         batch = [v for _, v, _ in pending if isinstance(v, np.ndarray)]
         n = sum(len(v) for v in batch)
-        if self._batch is None or len(self._batch) < n:
-            self._batch = np.empty(self.bundle.preprocess.input_shape(max(n, self.batch_size)), np.float32)
-        x = self._batch[:n]
+        if not buffer or len(buffer[0]) < n:
+            buffer[:] = [np.empty(self.preprocess.input_shape(max(n, self.batch_size)), np.float32)]
+        x = buffer[0][:n]
         if batch:
             np.concatenate(batch, out=x)
+        head = self._head  # one head for every video of this flush
         logits, backbone_ms, head_ms = [], 0.0, 0.0
         for start in range(0, len(x), self.batch_size):
-            lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size])
+            lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size], head)
             logits.append(lg)
             backbone_ms, head_ms = backbone_ms + b_ms, head_ms + h_ms
         probs = _softmax(np.concatenate(logits)) if logits else None
@@ -365,7 +463,7 @@ class Runtime:
             share = len(views) / len(x)
             start += len(views)
             best = np.argsort(-p, kind="stable")[:top_k]
-            yield Prediction(name, [(self.labels[i], float(p[i])) for i in best], self.provider,
+            yield Prediction(name, [(head.labels[i], float(p[i])) for i in best], self.provider,
                              {"decode": round(decode_ms, 3), "backbone": round(backbone_ms * share, 3),
-                              "head": round(head_ms * share, 3)})
+                              "head": round(head_ms * share, 3)}, edit_id=head.edit_id)
         pending.clear()

@@ -8,6 +8,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marks
+def pytest_collection_modifyitems(items):
+    """Tests that need the exported MiniLM are slow: exporting it costs each worker ~20 s (`make test-fast`
+    leaves them out, `make test` runs them)."""
+    for item in items:
+        if "minilm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def text_cache(tmp_path_factory):
     """A private CATSPLIT_CACHE for the run (one per xdist worker): minilm is exported into it once."""
@@ -24,3 +33,11 @@ def minilm(text_cache):
     from catsplit.compiler.text_encoder import load_text_encoder
 
     return load_text_encoder("minilm")
+
+
+@pytest.fixture(scope="session")
+def runtime_fixtures(tmp_path_factory):
+    """tests/runtime_fixtures.py's folder (an edited bundle of model A, the caps probe), made once per run."""
+    from tests.runtime_fixtures import fixtures_dir
+
+    return fixtures_dir(tmp_path_factory.getbasetemp())

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.flops import count_flops
 from tests.tiny_bundle import PRE, backbone_bytes
 
@@ -24,6 +26,7 @@ def test_flops_of_a_conv3d_backbone():
     assert PRE.input_shape(1) == (1, 3, 8, 32, 32)
 
 
+@pytest.mark.slow
 def test_quick_run_writes_results(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.latency", "--quick", "--threads", "1",

@@ -45,15 +45,19 @@ def test_look_ahead_is_bounded(workers, depth):
 
 
 def test_decoding_overlaps_the_consumer():
-    """With 2 workers, 8 items of 50 ms each consumed by a 50 ms step take ~ 0.45 s, not 0.8 s."""
-    def work(i: int) -> int:
-        time.sleep(0.05)
-        return i
+    """With workers, the next items are computed while the consumer still holds the first; inline, not."""
+    for workers, ahead in ((2, [1, 2, 3]), (0, [])):
+        started = [threading.Event() for _ in range(8)]
 
-    t0 = time.perf_counter()
-    for _ in prefetch(range(8), work, workers=2):
-        time.sleep(0.05)
-    assert time.perf_counter() - t0 < 0.7
+        def work(i: int) -> int:
+            started[i].set()
+            return i
+
+        gen = prefetch(range(8), work, workers=workers)
+        assert next(gen) == (0, 0)
+        assert all(started[i].wait(timeout=30) for i in ahead)  # a liveness guard, not a speed target
+        assert not any(e.is_set() for e in started[len(ahead) + 1:])
+        gen.close()
 
 
 def test_errors_are_returned_in_place_and_the_stream_goes_on():

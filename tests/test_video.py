@@ -120,7 +120,7 @@ def test_odd_sized_video(vids):
 @pytest.mark.parametrize("name, problem", [
     ("missing", "no such file"), ("empty", "empty file"), ("short", "too short"),
     ("truncated", "truncated"), ("truncated_noindex", "cannot decode"), ("text", "cannot decode"),
-    ("dir", "not a regular file"),
+    ("dir", "is a directory, not a file"),
 ])
 def test_bad_videos_raise_one_line(vids, name, problem):
     with pytest.raises(VideoError) as e:

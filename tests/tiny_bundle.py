@@ -34,8 +34,8 @@ class TinyBackbone(nn.Module):
 
 
 def onnx_bytes(module: nn.Module, example: torch.Tensor, dynamic: bool = True) -> bytes:
-    """Export (with a dynamic batch axis unless `dynamic` is False); IR version capped so onnxruntime 1.31
-    loads it."""
+    """Export (with a dynamic batch axis unless `dynamic` is False); IR version capped as the bundle writers
+    cap it (models/onnx_io.py), so every supported onnxruntime loads it."""
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is deprecated
