@@ -40,18 +40,23 @@ def sample_frames(indices: list[int]) -> np.ndarray:
     return np.stack(frames)
 
 
-def encode(path: Path, frames: np.ndarray, fps: int = FPS, keyint: int = 12) -> Path:
-    """H.264 (no B-frames, a keyframe every `keyint` frames) in an mp4."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps, options={
-            "crf": "18", "preset": "veryfast", "tune": "zerolatency", "g": str(keyint),
-            "keyint_min": str(keyint), "sc_threshold": "0", "threads": "1"})
+def _write(path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, fmt: str | None = None,
+           options: dict[str, str] | None = None) -> Path:
+    with av.open(str(path), "w", format=fmt) as out:
+        s = out.add_stream(codec, rate=fps, options=options or {})
         s.height, s.width = frames.shape[1:3]
-        s.pix_fmt = "yuv420p"
+        s.pix_fmt = pix_fmt
         for f in frames:
             out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         out.mux(s.encode(None))
     return path
+
+
+def encode(path: Path, frames: np.ndarray, fps: int = FPS, keyint: int = 12) -> Path:
+    """H.264 (no B-frames, a keyframe every `keyint` frames) in an mp4."""
+    return _write(path, frames, fps, "libx264", "yuv420p", options={
+        "crf": "18", "preset": "veryfast", "tune": "zerolatency", "g": str(keyint), "keyint_min": str(keyint),
+        "sc_threshold": "0", "threads": "1"})
 
 
 def decoded(path: Path) -> np.ndarray:
@@ -62,14 +67,7 @@ def decoded(path: Path) -> np.ndarray:
 
 def lossless(path: Path, frames: np.ndarray, fps: int = FPS) -> Path:
     """Frames stored exactly (raw RGB in NUT): the file path decodes them bit for bit."""
-    with av.open(str(path), "w", format="nut") as out:
-        s = out.add_stream("rawvideo", rate=fps)
-        s.height, s.width = frames.shape[1:3]
-        s.pix_fmt = "rgb24"
-        for f in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
-        out.mux(s.encode(None))
-    return path
+    return _write(path, frames, fps, "rawvideo", "rgb24", fmt="nut")
 
 
 def mpegts(path: Path) -> bytes:

@@ -141,7 +141,7 @@ def test_a_source_that_cannot_be_opened_is_one_line_and_exit_2():
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"catsplit: error: tcp://127.0.0.1:{port}: cannot open (Connection refused) after 1 retries"]
-    assert [json.loads(line)["event"] for line in proc.stdout.splitlines()] == ["retry"]
+    assert [json.loads(line)["event"] for line in proc.stdout.splitlines()] == ["retry", "failed"]
 
 
 def test_deploy_switches_the_link_and_refuses_what_a_runtime_would(heads, tmp_path):

@@ -62,16 +62,26 @@ def _probs_by_head(clip, bundles) -> dict[str, dict[int, dict]]:
     return out
 
 
-def test_hot_swap_mid_stream_loses_no_window_and_mixes_no_heads(heads, clip64):
+def _stream_watching(heads, clip, poll: float, index: int, act) -> tuple[list[dict], str]:
+    """Stream `clip` on a runtime of the watched `current` link; `act(runner)` once window `index` is out.
+    Returns the documents and the first head's edit id."""
     rt = Runtime(heads["current"], threads=1)
     old = current_head(rt).edit_id
-    runner = StreamRunner(rt, [Source("f", str(clip64))], _options(watch=heads["current"], poll=0))
+    runner = StreamRunner(rt, [Source("f", str(clip))], _options(watch=heads["current"], poll=poll))
     docs = []
     for doc in runner:
         docs.append(doc)
-        if doc["type"] == "window" and doc["index"] == 8:
-            deploy(heads["a2"], heads["current"])
-            assert runner.reload() is not None  # SIGHUP's path, synchronously: the swap is done here
+        if doc["type"] == "window" and doc["index"] == index:
+            act(runner)
+    return docs, old
+
+
+def test_hot_swap_mid_stream_loses_no_window_and_mixes_no_heads(heads, clip64):
+    def swap(runner):
+        deploy(heads["a2"], heads["current"])
+        assert runner.reload() is not None  # SIGHUP's path, synchronously: the swap is done here
+
+    docs, old = _stream_watching(heads, clip64, 0, 8, swap)
     got = windows(docs)
     assert [w["index"] for w in got] == list(range(25))  # none lost
     ids = [w["edit_id"] for w in got]
@@ -90,19 +100,15 @@ def test_hot_swap_mid_stream_loses_no_window_and_mixes_no_heads(heads, clip64):
 
 @pytest.mark.parametrize("bad", ["bad", "wide"])
 def test_a_bad_head_is_refused_once_and_the_old_one_keeps_running(heads, clip64, bad):
-    rt = Runtime(heads["current"], threads=1)
-    old = current_head(rt).edit_id
-    runner = StreamRunner(rt, [Source("f", str(clip64))], _options(watch=heads["current"], poll=0.01))
-    docs = []
-    for doc in runner:
-        docs.append(doc)
-        if doc["type"] == "window" and doc["index"] == 5:
-            target = os.path.realpath(heads[bad])
-            tmp = heads["current"].with_name("switch")
-            os.symlink(target, tmp)
-            os.replace(tmp, heads["current"])  # what `catsplit deploy` does (it would refuse this bundle)
-            wait_for(lambda: runner.watcher.seen and runner.watcher.seen[0] == target, "the watcher to look")
-            runner.watcher.check()  # looks again: unchanged, so it is not tried (nor reported) twice
+    def publish_bad(runner):
+        target = os.path.realpath(heads[bad])
+        tmp = heads["current"].with_name("switch")
+        os.symlink(target, tmp)
+        os.replace(tmp, heads["current"])  # what `catsplit deploy` does (it would refuse this bundle)
+        wait_for(lambda: runner.watcher.seen and runner.watcher.seen[0] == target, "the watcher to look")
+        runner.watcher.check()  # looks again: unchanged, so it is not tried (nor reported) twice
+
+    docs, old = _stream_watching(heads, clip64, 0.01, 5, publish_bad)
     (error,) = [d for d in docs if d["type"] == "error"]
     assert error["source"] == "bundle" and str(heads[bad]) in error["error"]
     assert not [d for d in docs if d["type"] == "head"]

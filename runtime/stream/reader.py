@@ -123,6 +123,7 @@ class Reader(threading.Thread):
                 if not self.opened.is_set() and attempt > self.retry.retries:
                     self.failure = (f"{self.source.url}: cannot open ({why})"
                                     + (f" after {self.retry.retries} retries" if self.retry.retries else ""))
+                    self.event("failed", error=self.failure)  # wakes the runner, which stops with it
                     return
                 delay = self.retry.delay(attempt)
                 self.event("reconnecting" if self.opened.is_set() else "retry", attempt=attempt, delay_s=delay,
@@ -151,8 +152,8 @@ class Reader(threading.Thread):
     def _read(self, container: av.container.InputContainer) -> str:
         """Decode until the data ends or fails; returns why it stopped."""
         stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # frame threads would hold frames back: latency
-        stream.codec_context.thread_count = 1  # many streams share the cores; one thread each
+        # One decoding thread: frame threads would hold frames back (latency), and many streams share the cores.
+        stream.codec_context.thread_count = 1
         tb = stream.time_base
         self.rate = self.rate or stream.average_rate or stream.guessed_rate
         frame_time = Fraction(1) / self.rate if self.rate else Fraction(0)

@@ -13,7 +13,7 @@ Output documents (`type`):
   and last frame's arrival), frames, top_k [{label, prob}], smoothed (with smooth > 1), edit_id,
   latency_ms (last frame received -> result), dropped (the stream's stale windows dropped so far);
 - `label`: the stream's active label changed (results.py);
-- `source`: opened, retry, reconnecting, reconnected, lost, ended, corrupt, discontinuity, error;
+- `source`: opened, retry, failed, reconnecting, reconnected, lost, ended, corrupt, discontinuity, error;
 - `head`: a new head classifies from the next window on: edit_id, previous, labels_changed, added,
   removed;
 - `reload`: the watcher swapped in a newly published head (edit_id, bundle);
@@ -125,6 +125,8 @@ class StreamRunner:
                 work = self.hub.take(self.options.batch_size)
                 failed = [r.failure for r in self.readers if r.failure]
                 if failed:
+                    for event in work.events:
+                        yield event.doc
                     raise SourceError(failed[0])
                 if work.finished:
                     break

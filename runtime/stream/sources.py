@@ -130,7 +130,8 @@ def check_unique(sources: list[Source]) -> None:
 
 def open_container(source: Source, timeout: float) -> av.container.InputContainer:
     """Open `source` with PyAV; `timeout` bounds the open (and the wait for a listening connect)
-    and every later read, so a dead camera is noticed instead of blocking for ever."""
+    and every later read of anything but a file, so a dead camera is noticed instead of blocking for
+    ever. (PyAV checks the timeout in a callback that takes the GIL: files, which cannot hang, skip it.)"""
     url, fmt, options = source.url, None, {}
     kind = source.kind
     if kind in ("rtsp", "rtsps"):
@@ -148,7 +149,7 @@ def open_container(source: Source, timeout: float) -> av.container.InputContaine
     elif kind == "file" and not Path(url).is_file():
         raise SourceError(f"{url}: no such file")
     options.update(source.options)
-    container = av.open(url, format=fmt, options=options, timeout=(timeout, timeout))
+    container = av.open(url, format=fmt, options=options, timeout=None if kind == "file" else (timeout, timeout))
     if not container.streams.video:
         container.close()
         raise SourceError(f"{source.url}: has no video stream")
