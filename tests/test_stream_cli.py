@@ -144,6 +144,14 @@ def test_a_source_that_cannot_be_opened_is_one_line_and_exit_2():
     assert [json.loads(line)["event"] for line in proc.stdout.splitlines()] == ["retry", "failed"]
 
 
+def test_a_camera_device_that_cannot_be_used_is_one_line_and_exit_2():
+    proc = subprocess.run(_catsplit("run", str(BUNDLE_A), "--stream", "/dev/video9", "--retries", "0"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()  # no v4l2 in this FFmpeg, or no such device: one line either way
+    assert line.startswith("catsplit: error: /dev/video9: cannot open (")
+
+
 def test_deploy_switches_the_link_and_refuses_what_a_runtime_would(heads, tmp_path):
     link = heads["current"]
     proc = subprocess.run(_catsplit("deploy", str(heads["a2"]), "--link", str(link), "--json"), capture_output=True,

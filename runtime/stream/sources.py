@@ -145,11 +145,16 @@ def open_container(source: Source, timeout: float) -> av.container.InputContaine
     elif kind == "pipe":
         url = "pipe:0"
     elif kind == "v4l2":
+        if "v4l2" not in av.formats_available:
+            raise SourceError(f"{url}: this FFmpeg has no v4l2 input device; see docs/streaming.md")
         fmt = "v4l2"
     elif kind == "file" and not Path(url).is_file():
         raise SourceError(f"{url}: no such file")
     options.update(source.options)
-    container = av.open(url, format=fmt, options=options, timeout=None if kind == "file" else (timeout, timeout))
+    try:
+        container = av.open(url, format=fmt, options=options, timeout=None if kind == "file" else (timeout, timeout))
+    except ValueError as e:  # PyAV: an option or format it cannot use
+        raise SourceError(f"{url}: {e}") from None
     if not container.streams.video:
         container.close()
         raise SourceError(f"{source.url}: has no video stream")
