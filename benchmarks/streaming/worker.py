@@ -51,7 +51,8 @@ def main(job: dict) -> dict:
     for doc in runner:
         if doc["type"] == "window":
             docs.append({"s": doc["stream"], "i": doc["index"], "lat": doc["latency_ms"], "t": time.time(),
-                         "b": doc["batch"], "e": doc["edit_id"]})
+                         "b": doc["batch"], "e": doc["edit_id"], "start": doc["start"], "end": doc["end"],
+                         "ws": doc["wall_start"], "we": doc["wall_end"]})
         elif doc["type"] in ("reload", "error", "head"):
             docs.append({"type": doc["type"], "t": time.time(), **{k: doc.get(k) for k in ("edit_id", "error")}})
         elif doc["type"] == "summary":
