@@ -119,10 +119,19 @@ def summarise(results: dict) -> dict:
 def write_results(results: dict, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     results["summary"] = summarise(results)
-    (out / "streaming.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    (out / "streaming.json").write_text(json.dumps(_without_windows(results), indent=1) + "\n", encoding="utf-8")
     md = markdown(results)
     (out / "streaming.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     return md
+
+
+def _without_windows(doc):
+    """The results without each run's per-window records (the summary keeps what they gave)."""
+    if isinstance(doc, dict):
+        return {k: _without_windows(v) for k, v in doc.items() if k != "docs"}
+    if isinstance(doc, list):
+        return [_without_windows(v) for v in doc]
+    return doc
 
 
 def markdown(results: dict) -> list[str]:
