@@ -140,10 +140,8 @@ def main(names: tuple[str, ...], threads: int, quick: bool, work: Path | None, o
     for name in names:
         results["models"][name] = bench_model(name, bundles(name, work), camera, threads, quick,
                                               results["machine"]["cuda"])
-    results["wall_s"] = time.perf_counter() - t_start
-    results["machine"]["load_after"] = os.getloadavg()
-    for line in write_results(results, out):
-        click.echo(line)
+    results["machine"]["load_after"], results["wall_s"] = os.getloadavg(), time.perf_counter() - t_start
+    click.echo("\n".join(write_results(results, out)))
 
 
 if __name__ == "__main__":
