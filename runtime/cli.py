@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import click
 
 from catsplit.runtime.errors import first_line
+from catsplit.runtime.stream.cli import run_streams, stream_options
 
 # name -> (module, attribute, extra that installs it)
 SUBCOMMANDS = {
@@ -30,6 +31,8 @@ SUBCOMMANDS = {
     "groups": ("catsplit.compiler.cli", "groups", "compiler"),
     "text-encoder": ("catsplit.compiler.cli", "text_encoder", "compiler"),
     "run": ("catsplit.runtime.cli", "run", "runtime"),
+    "deploy": ("catsplit.runtime.stream.deploy", "deploy_cmd", "runtime"),
+    "send": ("catsplit.runtime.stream.send", "send_cmd", "runtime"),
 }
 # The packages that make an extra present; a subcommand's module may import them only when it runs.
 EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": ()}
@@ -148,10 +151,10 @@ def _print_table(pred: Any) -> None:
 
 @click.command("run", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("bundle", type=click.Path(path_type=str))
-@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.argument("videos", nargs=-1, type=click.Path(path_type=str))
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Execution provider: auto = CUDA when it starts here, else CPU. The one that ran is reported.")
-@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Labels per video.")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Labels per video (or window).")
 @click.option("--views", default="1x1", show_default=True, metavar="CLIPSxCROPS",
               help="Temporal clips x spatial crops (1 or 3) per video; probabilities are averaged over views.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -159,20 +162,28 @@ def _print_table(pred: Any) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Views per backbone run; views of several videos share a batch.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per video per line on stdout.")
+@stream_options
 def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: str, threads: int | None,
-        batch_size: int, as_json: bool) -> int:
-    """Classify VIDEO files with the bundle at BUNDLE.
+        batch_size: int, as_json: bool, streams: tuple[str, ...], streams_file: str | None, **stream: Any) -> int:
+    """Classify VIDEO files with the bundle at BUNDLE, or live streams (--stream).
 
     A video that cannot be used (missing, empty, truncated, not a video, too short) gets one error
     line on stderr, the others are still classified, and the exit status is 1. A bad bundle stops
-    everything with exit status 2.
+    everything with exit status 2. With --stream, one JSON line per window and per event
+    (docs/streaming.md); BUNDLE is watched and a newly deployed head is swapped in while it runs.
     """
     from catsplit.runtime.bundle import BundleError
     from catsplit.runtime.session import ProviderError, Runtime
+    from catsplit.runtime.stream import SourceError
 
+    live = bool(streams or streams_file)
+    if live == bool(videos):
+        raise click.UsageError("give VIDEO files or --stream/--streams sources (not both)")
     clips_crops = _parse_views(views)
     try:
         runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
+        if live:
+            return run_streams(bundle, runtime, streams, streams_file, top_k, batch_size, **stream)
         failed = 0
         show_bar = len(videos) >= 20 and sys.stderr.isatty()
         with click.progressbar(length=len(videos), file=sys.stderr, label="classifying",
@@ -186,7 +197,7 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
                     click.echo(json.dumps(pred.to_json()))
                 else:
                     _print_table(pred)
-    except (BundleError, ProviderError) as e:
+    except (BundleError, ProviderError, SourceError) as e:
         error_line(str(e))
         return EXIT_USAGE
     except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them
