@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -202,7 +202,7 @@ def _last_dim(shape: Sequence) -> int | None:
     return d if isinstance(d, int) else None
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -283,6 +283,14 @@ class Runtime:
     def logits(self, feats: np.ndarray) -> np.ndarray:
         """The current head on features [B, D] -> float32 logits [B, C] (`rt.head.logits`)."""
         return self._head.logits(feats)
+
+    def stream(self, sources: Sequence[str], **options: Any) -> Iterator[dict[str, Any]]:
+        """Classify live sources (URLs, `-`, devices, files) in windows of stream time, yielding one
+        JSON-ready document per window and event; `catsplit.runtime.stream` and docs/streaming.md
+        describe the sources, the options and the documents."""
+        from catsplit.runtime.stream.runner import stream
+
+        return stream(self, sources, **options)
 
     def swap_head(self, bundle: str | os.PathLike | Bundle) -> Head:
         """Use the head and labels of another bundle of the same backbone; return the new `Head`.
@@ -453,7 +461,7 @@ class Runtime:
             lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size], head)
             logits.append(lg)
             backbone_ms, head_ms = backbone_ms + b_ms, head_ms + h_ms
-        probs = _softmax(np.concatenate(logits)) if logits else None
+        probs = softmax(np.concatenate(logits)) if logits else None
         start = 0
         for name, views, decode_ms in pending:
             if isinstance(views, str):

@@ -10,7 +10,6 @@ from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.session import Runtime
 from catsplit.runtime.stream import Source, StreamOptions, StreamRunner
 from catsplit.runtime.stream.deploy import deploy
-from catsplit.runtime.stream.heads import current_head
 from tests.stream_media import (BUNDLE_A, STRIDE, WINDOW, clip64, collect, encode, heads, runtime_a,  # noqa: F401
                                 sample_frames, same_windows, wait_for, windows)
 
@@ -66,7 +65,7 @@ def _stream_watching(heads, clip, poll: float, index: int, act) -> tuple[list[di
     """Stream `clip` on a runtime of the watched `current` link; `act(runner)` once window `index` is out.
     Returns the documents and the first head's edit id."""
     rt = Runtime(heads["current"], threads=1)
-    old = current_head(rt).edit_id
+    old = rt.head.edit_id
     runner = StreamRunner(rt, [Source("f", str(clip))], _options(watch=heads["current"], poll=poll))
     docs = []
     for doc in runner:
@@ -114,3 +113,11 @@ def test_a_bad_head_is_refused_once_and_the_old_one_keeps_running(heads, clip64,
     assert not [d for d in docs if d["type"] == "head"]
     got = windows(docs)
     assert [w["index"] for w in got] == list(range(25)) and {w["edit_id"] for w in got} == {old}
+
+
+def test_runtime_stream_is_the_runners_api(runtime_a, clip64):
+    """`Runtime.stream` yields the same window documents as a StreamRunner over the same source."""
+    got = windows(list(runtime_a.stream([str(clip64)], window=WINDOW, stride=STRIDE)))
+    want = windows(collect(StreamRunner(runtime_a, [Source("s0", str(clip64))], _options())))
+    assert len(got) == len(want) == 25
+    same_windows(got, want)

@@ -30,8 +30,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from catsplit.runtime.session import Runtime, _softmax
-from catsplit.runtime.stream.heads import Head, current_head
+from catsplit.runtime.session import Head, Runtime, softmax
 from catsplit.runtime.stream.hub import Hub
 from catsplit.runtime.stream.reader import Reader, Retry
 from catsplit.runtime.stream.results import EventRule, StreamOutput
@@ -140,7 +139,7 @@ class StreamRunner:
         yield self.summary()
 
     def _classify(self, windows: list) -> list[tuple[float, list[dict[str, Any]]]]:
-        head = current_head(self.rt)
+        head = self.rt.head
         items: list[tuple[float, list[dict[str, Any]]]] = []
         if head is not self.head:
             if self.head is not None:
@@ -150,7 +149,7 @@ class StreamRunner:
         t0 = time.perf_counter()
         feats = self.rt.features(x)
         t1 = time.perf_counter()
-        probs = _softmax(head.logits(feats))
+        probs = softmax(head.logits(feats))
         t2 = time.perf_counter()
         self.timing.backbone_s += t1 - t0
         self.timing.head_s += t2 - t1

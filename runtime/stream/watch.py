@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from catsplit.runtime.bundle import BUNDLE_JSON, HEAD, BundleError
 from catsplit.runtime.session import Runtime
-from catsplit.runtime.stream.heads import Head, swap_head
+from catsplit.runtime.session import Head
 
 
 def signature(path: str | os.PathLike) -> tuple | None:
@@ -64,7 +64,7 @@ class BundleWatcher(threading.Thread):
                 return None
             self.seen = now
             try:
-                head = swap_head(self.runtime, now[0])
+                head = self.runtime.swap_head(now[0])
             except BundleError as e:
                 self.report({"type": "error", "source": "bundle", "error": str(e)})
                 return None
