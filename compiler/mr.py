@@ -1,4 +1,4 @@
-"""Modifier Retrieval (METHOD.md 2): borrow the best-matching dictionary modifier for each subcategory.
+"""Modifier Retrieval (docs/method.md §2): borrow the best-matching dictionary modifier for each subcategory.
 
 S[i, y] = alpha cos(phi(m(s_i)), phi(m(y))) + beta cos(phi(t(s_i)), phi(t(y))); then k times the global
 maximum (i, y) of S is taken, W_new[s_i] = W[c] + v_y, and row i and column y leave S, so each

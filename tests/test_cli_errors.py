@@ -28,7 +28,8 @@ def test_compile_into_an_unusable_output_is_one_line(minilm, tmp_path):
     blocker.write_text("not a directory")
     line = _one_error_line(CliRunner().invoke(compile_cmd, [str(MODEL_A), "--spec", str(spec), "--method", "mr",
                                                             "-o", str(blocker / "out")]))
-    assert "unexpected" in line and not (blocker / "out").exists()
+    assert "unexpected" not in line and line.startswith(f"catsplit: error: {blocker / 'out'}: ")
+    assert f"{blocker} is not a directory" in line and not (blocker / "out").exists()
 
 
 def test_import_of_a_non_onnx_file_is_one_line(tmp_path):
