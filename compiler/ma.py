@@ -26,6 +26,7 @@ from torch import nn
 from catsplit.compiler.dictionary import Dictionary
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.options import AlignConfig
+from catsplit.compiler.text_encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def predict(mlp: nn.Module, x: np.ndarray) -> np.ndarray:
         return mlp(torch.from_numpy(np.asarray(x, np.float32))).numpy()
 
 
-def modifier_alignment(encoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
+def modifier_alignment(encoder: TextEncoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
                        labels: Sequence[str], w: np.ndarray, seed: int = 0,
                        config: AlignConfig = AlignConfig()) -> tuple[np.ndarray, AlignResult]:
     """New rows [k, D] = W[c] + g(phi(m(s_i))), and the trained g with its training record."""

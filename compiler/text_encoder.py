@@ -116,7 +116,7 @@ class OnnxTextEncoder:
     def __init__(self, path: str | os.PathLike, cache: bool = True):
         self.path = Path(path)
         meta = self.path / ENCODER_JSON
-        if not meta.exists():
+        if not os.path.lexists(meta):
             raise CompileError(f"{meta}: missing (not a text encoder directory; "
                                "make one with `catsplit text-encoder export`)")
         spec = read_json(meta, "text encoder description", MIB)

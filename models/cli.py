@@ -1,7 +1,9 @@
-"""`catsplit import` and `catsplit export`: thin shells over `import_onnx` and `export_bundle`.
+"""`catsplit import`, `export` and `quantize`: thin shells over `import_onnx`, `export_bundle` and
+`quantize_bundle`.
 
 Bad input is one line on stderr, `catsplit: error: <file>: <problem>`, exit status 2, and nothing
-written (both library functions assemble the bundle beside OUT and rename it into place at the end).
+written (the library functions write through runtime/output.py: assembled beside OUT, published in
+one rename, and `--force` replaces only a bundle).
 """
 from __future__ import annotations
 

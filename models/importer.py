@@ -358,13 +358,14 @@ def default_preprocess(model: onnx.ModelProto, source: str) -> Preprocess:
     ints = dims[1:]
     if len(ints) != 4 or not all(isinstance(v, int) for v in ints):
         raise OnnxImportError(f"{source}: input shape {dims} is not a static video [B, C, T, H, W] or "
-                              "[B, T, C, H, W]; give --preprocess")
+                              "[B, T, C, H, W]; give `preprocess`", params=("preprocess",))
     c_first, t_first = ints[0] == 3, ints[1] == 3
     if c_first == t_first:
-        raise OnnxImportError(f"{source}: cannot tell the channel axis of input shape {dims}; give --preprocess")
+        raise OnnxImportError(f"{source}: cannot tell the channel axis of input shape {dims}; give `preprocess`",
+                              params=("preprocess",))
     frames, h, w = (ints[1] if c_first else ints[0]), ints[2], ints[3]
     if h != w:
-        raise OnnxImportError(f"{source}: input crop {h}x{w} is not square; give --preprocess")
+        raise OnnxImportError(f"{source}: input crop {h}x{w} is not square; give `preprocess`", params=("preprocess",))
     return Preprocess(num_frames=frames, crop=h, resize=round(h / 0.875), layout="NCTHW" if c_first else "NTCHW")
 
 

@@ -156,11 +156,11 @@ def _parse_views(value: str) -> tuple[int, int]:
 
 def _print_table(pred: Any) -> None:
     t = pred.timings_ms
-    click.echo(f"{pred.video}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone {t['backbone']:.1f} ms, "
-               f"head {t['head']:.1f} ms]")
+    click.echo(f"{printable(pred.video)}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone "
+               f"{t['backbone']:.1f} ms, head {t['head']:.1f} ms]")  # a file name cannot forge a line
     width = max(len(label) for label, _ in pred.top_k)
     for rank, (label, prob) in enumerate(pred.top_k, 1):
-        click.echo(f"  {rank:>2}  {label:<{width}}  {prob:.4f}")
+        click.echo(f"  {rank:>2}  {printable(label):<{width}}  {prob:.4f}")
 
 
 @click.command("run", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
