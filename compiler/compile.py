@@ -82,11 +82,11 @@ class Shots:
 
 @dataclass(frozen=True)
 class Checked:
+    """The checked inputs: the edit target, the options and the shot clips (still to be decoded)."""
+
     target: EditTarget
     options: SplitOptions
     shots: list[tuple[Path, str]] | None
-    out: Path
-    force: bool
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def check_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitS
     groups = bundle.groups
     if options.zero_shot or groups_file is not None:
         groups = resolve_groups(bundle, groups_file)
-    return Checked(EditTarget(bundle, spec, head, w, b, c, groups), options, shot_list, Path(out), force)
+    return Checked(EditTarget(bundle, spec, head, w, b, c, groups), options, shot_list)
 
 
 def read_shot_data(checked: Checked) -> Shots | None:

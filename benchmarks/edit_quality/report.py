@@ -221,7 +221,7 @@ words are not):
   each ± 1-3); the paper has +4.4 for MA init. The compiler's low-shot training runs until the EMA of
   the training loss stops falling (up to 300 epochs) on k clips; by then the rows have moved far from
   their start and the start is largely forgotten. A shorter schedule (or a penalty towards the initial
-  rows) would be the way to let MA's prior matter; that is a compiler choice (docs/method.md §4 leaves the
+  rows) would be the way to let MA's prior matter; that is a compiler choice (the paper leaves the
   epochs open), not measured here.
 - **One-shot locality is lower than the paper's** (about 87 vs 98.4 in flat mode). The trained rows only
   ever see the k shot clips, and our features are non-negative (ReLU, then mean- and max-pooling), so
