@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from catsplit.compiler.dictionary import build_dictionary
+from catsplit.compiler.dictionary import Dictionary, build_dictionary
 from catsplit.compiler.edits import read_history, write_edit
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.groups import check_scheme, modifiers, resolve_groups
@@ -174,7 +174,10 @@ def check_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitS
     groups = bundle.groups
     if options.zero_shot or groups_file is not None:
         groups = resolve_groups(bundle, groups_file)
-    return Checked(EditTarget(bundle, spec, head, w, b, c, groups), options, shot_list)
+    target = EditTarget(bundle, spec, head, w, b, c, groups)
+    if options.zero_shot:
+        _dictionary(target, options)  # cheap, and it can refuse the split
+    return Checked(target, options, shot_list)
 
 
 def read_shot_data(checked: Checked) -> Shots | None:
@@ -192,8 +195,8 @@ def _encoder(text_encoder: str | os.PathLike | TextEncoder) -> TextEncoder:
     return load_text_encoder(text_encoder) if isinstance(text_encoder, (str, os.PathLike)) else text_encoder
 
 
-def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) -> NewRows:
-    """MR or MA rows (docs/method.md §2-3), before any offset or fine-tuning."""
+def _dictionary(target: EditTarget, options: SplitOptions) -> Dictionary:
+    """The head's modifier dictionary (docs/method.md §1), refused when the method cannot use it."""
     spec, meta = target.spec, str(target.bundle.path / BUNDLE_JSON)
     if target.groups is None:
         raise CompileError(f"{meta}: {options.zero_shot} needs a group scheme")
@@ -202,6 +205,13 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
         raise CompileError(f"{spec.source}: MR gives each subcategory its own dictionary modifier, but the group "
                            f"scheme yields {len(dictionary.entries)} for {len(spec.into)} subcategories; split "
                            "into fewer or choose `method` ma", params=("method",))
+    return dictionary
+
+
+def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) -> NewRows:
+    """MR or MA rows (docs/method.md §2-3), before any offset or fine-tuning."""
+    spec = target.spec
+    dictionary = _dictionary(target, options)
     clock.lap("dictionary")
     encoder = _encoder(options.text_encoder)
     ref = EncoderRef(encoder.name, encoder.sha256)
