@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from catsplit.compiler.compile import compile_split
+from catsplit.compiler.options import SplitOptions
 from catsplit.compiler.text_encoder import load_text_encoder
 from catsplit.models.head import make_head
 from catsplit.models.onnx_io import save_onnx
@@ -63,13 +64,13 @@ def run(repeats: int) -> dict[str, dict]:
                 walls, steps = [], []
                 for i in range(repeats):
                     t = time.perf_counter()
-                    rep = compile_split(src.path, SPEC, Path(tmp) / f"{method}-{kind}-{i}", method=method,
-                                        text_encoder=encoder)
+                    rep = compile_split(src.path, SPEC, Path(tmp) / f"{method}-{kind}-{i}",
+                                        SplitOptions(method=method, text_encoder=encoder))
                     walls.append(time.perf_counter() - t)
-                    steps.append(rep.record["timings"][method])
+                    steps.append(rep.record.timings[method])
                 r[kind] = (statistics.median(walls), max(walls))
                 r["method_s"] = statistics.median(steps)
-                r["epochs"] = rep.record.get("alignment", {}).get("epochs")
+                r["epochs"] = rep.record.alignment.epochs if rep.record.alignment else None
             results[method] = r
     return results
 

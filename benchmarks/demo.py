@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from catsplit.compiler.compile import compile_split
+from catsplit.compiler.options import SplitOptions
 from catsplit.runtime import BundleError, Runtime, load_bundle
 
 BUNDLES = Path(__file__).resolve().parents[1] / "models" / "bundles"
@@ -73,8 +74,8 @@ def main(bundle_path: Path, coarse: str, out: Path, clips_dir: Path, seed: int) 
         dst = out / mode
         click.echo(f"\n$ catsplit-compile {shlex.quote(str(bundle_path))} --spec SPLIT.json -o {dst} "
                    f"--method ma --mode {mode} --seed {seed}")
-        report = compile_split(bundle_path, spec, dst, method="ma", mode=mode, seed=seed, force=True)
-        t = report.record["timings"]
+        report = compile_split(bundle_path, spec, dst, SplitOptions(method="ma", mode=mode, seed=seed), force=True)
+        t = report.record.timings
         click.echo(f"  wrote {dst}: {len(report.labels)} labels, MA in {t.get('ma', 0):.1f} s, "
                    f"total {t['total']:.1f} s; backbone shared (same sha256)")
         edited[mode] = dst

@@ -5,12 +5,7 @@ import json
 
 import click
 
-from catsplit.compiler.errors import CompileError
-from catsplit.runtime.bundle import BundleError
 from catsplit.runtime.cli import OneLineCommand, one_line_errors
-
-
-_one_line_errors = one_line_errors(lambda: (CompileError, BundleError))
 
 
 # OneLineCommand: `catsplit-compile` runs this command on its own, and its usage errors are one line too.
@@ -41,9 +36,9 @@ _one_line_errors = one_line_errors(lambda: (CompileError, BundleError))
 @click.option("--clips", type=click.IntRange(min=1), default=1, show_default=True, help="Temporal clips per shot video.")
 @click.option("--crops", type=click.Choice(["1", "3"]), default="1", show_default=True,
               help="Spatial crops per shot video: 1 = centre; 3 = left, centre, right along the long side.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
-@_one_line_errors
+@one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
                 ma_epochs, shot_epochs, shots_keep_coarse, clips, crops, force, as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
@@ -53,24 +48,22 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     logits are bit-identical to BUNDLE's.
     """
     from catsplit.compiler.compile import compile_split
-    from catsplit.compiler.lowshot import ShotConfig
-    from catsplit.compiler.ma import AlignConfig
+    from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions
 
-    report = compile_split(bundle, spec, out, method=method, mode=mode, shots=shots, init=init,
-                           text_encoder=text_encoder, seed=seed, bias_offset=bias_offset,
-                           groups_file=groups_file, force=force, align=AlignConfig(max_epochs=ma_epochs),
+    options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
+                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs),
                            shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
                            views=(clips, int(crops)))
+    report = compile_split(bundle, spec, out, options, shots=shots, groups_file=groups_file, force=force)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
     rec = report.record
-    how = rec["method"] or "low-shot"
-    click.echo(f"{report.bundle}: split {rec['spec']['split']!r} into {len(rec['sources'])} labels "
-               f"({how}, {rec['mode']}, seed {rec['seed']}) in {rec['timings']['total']:.2f} s")
-    for s in rec["sources"]:
-        extra = f"  <- {s['entry']} ({s['score']:.3f})" if "entry" in s else ""
-        click.echo(f"  {s['label']}{extra}")
+    click.echo(f"{report.bundle}: split {rec.spec.split!r} into {len(rec.sources)} labels "
+               f"({rec.method or 'low-shot'}, {rec.mode}, seed {rec.seed}) in {rec.timings['total']:.2f} s")
+    for s in rec.sources:
+        extra = f"  <- {s.entry} ({s.score:.3f})" if s.entry else ""
+        click.echo(f"  {s.label}{extra}")
 
 
 class _ListByDefault(click.Group):
@@ -90,13 +83,12 @@ def edits():
 @edits.command("list")
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the edits as JSON.")
-@_one_line_errors
+@one_line_errors
 def list_edits(bundle, as_json):
     """List BUNDLE's edits, oldest first."""
-    from catsplit.compiler.edits import summary
-    from catsplit.runtime.bundle import load_bundle
+    from catsplit.compiler.edits import listed
 
-    rows = [summary(r) for r in load_bundle(bundle, verify=False).edits]  # bundle.json only: no hashing
+    rows = listed(bundle)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -112,8 +104,8 @@ def list_edits(bundle, as_json):
 @edits.command("undo")
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(), help="Output bundle directory.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-@_one_line_errors
+@click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; OUT may be BUNDLE).")
+@one_line_errors
 def undo_cmd(bundle, out, force):
     """Write BUNDLE with its last edit reverted to OUT (the previous head, byte for byte)."""
     from catsplit.compiler.edits import undo
@@ -137,9 +129,9 @@ def text_encoder():
               help="bert: AutoModel + mean (or the checkpoint's cls) pooling; clip: "
                    "CLIPTextModelWithProjection's text_embeds; auto: clip for CLIP configs, else bert.")
 @click.option("--name", help="Name recorded in edits (default: the checkpoint directory's name).")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a text encoder (anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the encoder's description as JSON.")
-@_one_line_errors
+@one_line_errors
 def export_text_encoder_cmd(src, out, kind, name, force, as_json):
     """Export the checkpoint in --from to OUT, for `catsplit-compile --text-encoder OUT`."""
     from catsplit.compiler.text_export import export_text_encoder
@@ -173,16 +165,18 @@ def groups():
     """Group schemes (which labels share a base concept) and the modifier texts derived from them."""
 
 
-def _print_scheme(scheme, overrides, as_json):
-    from catsplit.compiler.groups import modifiers_for
+def _print_scheme(scheme, labels, overrides, as_json):
+    """The scheme as an edit of a bundle with `labels` sees it: each group's labels that are rows, with
+    the modifier text the edit uses (groups.modifiers, the one place it is decided)."""
+    from catsplit.compiler.groups import modifiers, rows_per_group
 
-    mods = modifiers_for(scheme, overrides)
+    mods = modifiers(scheme, labels, overrides)
     if as_json:
         click.echo(json.dumps({"group_scheme": scheme, "modifiers": mods}, indent=2))
         return
-    for name, members in scheme.items():
+    for name, rows in rows_per_group(scheme, labels).items():
         click.echo(name)
-        for y in members:
+        for y in rows:
             click.echo(f"    {y}  [{mods[y]}]")
 
 
@@ -199,42 +193,36 @@ def _print_scheme(scheme, overrides, as_json):
               help="Split larger word-groups by one more leading word.")
 @click.option("--join-threshold", type=float, default=0.7, show_default=True,
               help="Cosine (average linkage) at which leftover labels join a group or each other.")
-@click.option("--force", is_flag=True, help="Replace -o FILE if it exists.")
+@click.option("--force", is_flag=True, help="Replace -o FILE if it is a group scheme file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scheme and derived modifiers as JSON.")
-@_one_line_errors
+@one_line_errors
 def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, force, as_json):
     """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity)."""
-    from pathlib import Path
-
-    from catsplit.compiler.groups import propose_groups
+    from catsplit.compiler.groups import SCHEME_FILE_KIND, propose_groups, write_scheme
     from catsplit.compiler.text_encoder import load_text_encoder
     from catsplit.runtime.bundle import load_bundle
+    from catsplit.runtime.output import check_output
 
     b = load_bundle(bundle, verify=False)
-    if out is not None and Path(out).exists() and not force:
-        raise CompileError(f"{out}: already exists (use --force to replace it)")
+    if out is not None:
+        check_output(out, SCHEME_FILE_KIND, force)
     encoder = None if no_embeddings else load_text_encoder(text_encoder)
     scheme = propose_groups(b.labels, encoder, min_words=min_words, max_size=max_size,
                             join_threshold=join_threshold)
     if out is not None:
-        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        try:
-            tmp.write_text(json.dumps({"group_scheme": scheme}, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(out)
-        except OSError as e:
-            raise CompileError(f"{out}: cannot write ({e.strerror})") from None
-    _print_scheme(scheme, b.modifiers, as_json)
+        write_scheme(scheme, out, force)
+    _print_scheme(scheme, b.labels, b.modifiers, as_json)
 
 
 @groups.command("show")
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--groups", "groups_file", type=click.Path(dir_okay=False), help="Scheme JSON instead of the bundle's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scheme and modifiers as JSON.")
-@_one_line_errors
+@one_line_errors
 def show_cmd(bundle, groups_file, as_json):
     """Show the group scheme an edit of BUNDLE uses, with each label's modifier text."""
     from catsplit.compiler.groups import resolve_groups
     from catsplit.runtime.bundle import load_bundle
 
     b = load_bundle(bundle, verify=False)
-    _print_scheme(resolve_groups(b, groups_file), b.modifiers, as_json)
+    _print_scheme(resolve_groups(b, groups_file), b.labels, b.modifiers, as_json)

@@ -1,16 +1,23 @@
-"""compile_split: the library call behind `catsplit-compile` (one split edit of one bundle).
+"""compile_split: the library call behind `catsplit-compile`, one split edit of one bundle, as a pipeline.
 
-Order of work: every input is checked before anything heavy runs (spec, bundle, group scheme, shots,
-output path), then the new rows are computed (MR or MA, optionally refined on a few clips), spliced
-into the head, verified (splice.verify_splice) and only then written as a new bundle that shares the
-backbone file. The input bundle is never modified.
+    check_split   every input (options, output path, spec, bundle, history, head, shots, group scheme)
+                  is checked before anything heavy runs                              -> Checked
+    edit_rows     the k new rows: MR or MA, or coarse/random starts, optionally
+                  fine-tuned on a few clips (the in-memory core benchmarks call)     -> NewRows
+    assemble      the edited head, labels, groups, modifiers and edit record, in memory -> Edit
+    verify_edit   the spliced head against the input head (splice.verify_splice)
+    write_edit    the new bundle, sharing the backbone file, published atomically (edits.py)
+
+Each stage is a function of the frozen results of the ones before it, so a new stage (calibrating the
+new rows on unlabelled clips, say) is one more function called between two of these. The input bundle
+is never modified.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,33 +25,103 @@ from typing import Any
 import numpy as np
 import onnx
 
-from catsplit.compiler.dictionary import build_dictionary
-from catsplit.compiler.edits import write_edit
+from catsplit.compiler.dictionary import Dictionary, build_dictionary
+from catsplit.compiler.edits import read_history, write_edit
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.groups import derive_modifier, resolve_groups
+from catsplit.compiler.groups import check_scheme, modifiers, resolve_groups
 from catsplit.compiler.head import load_head, read_rows
-from catsplit.compiler.lowshot import INITS, ShotConfig, head_logits, init_rows, read_shots, shot_features, train_rows
-from catsplit.compiler.ma import AlignConfig, modifier_alignment
+from catsplit.compiler.lowshot import baseline_rows, head_logits, read_shots, shot_features, train_rows
+from catsplit.compiler.ma import modifier_alignment
 from catsplit.compiler.mr import modifier_retrieval
-from catsplit.compiler.splice import MODES, splice, spliced_labels, verify_splice
+from catsplit.compiler.options import SplitOptions
+from catsplit.compiler.record import Alignment, EditRecord, EncoderRef, LowShot, Previous, Source, history_file
 from catsplit.compiler.spec import SplitSpec, check_against, load_spec, parse_spec
-from catsplit.compiler.text_encoder import load_text_encoder
-from catsplit.models.onnx_io import save_onnx
-from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, BundleError, load_bundle
+from catsplit.compiler.splice import splice, spliced_labels, verify_splice
+from catsplit.compiler.text_encoder import TextEncoder, load_text_encoder
+from catsplit.models.onnx_io import onnx_bytes
+from catsplit.runtime.bundle import BUNDLE_JSON, BUNDLE_KIND, HEAD, Bundle, load_bundle
+from catsplit.runtime.output import check_output
 
-METHODS = ("mr", "ma")
+
+@dataclass(frozen=True)
+class EditTarget:
+    """A checked bundle and split: its head, the head's rows W [C, D], b [C] and the coarse row c.
+
+    `groups` is the scheme MR and MA learn from (None when the rows start from the coarse row or at
+    random). Benchmarks build one from what they hold in memory.
+    """
+
+    bundle: Bundle
+    spec: SplitSpec
+    head: onnx.ModelProto
+    w: np.ndarray
+    b: np.ndarray
+    c: int
+    groups: dict[str, list[str]] | None
+
+    @property
+    def overrides(self) -> dict[str, str]:
+        """Modifier overrides after the edit: the bundle's, then the spec's."""
+        return {**self.bundle.modifiers, **{s.label: s.modifier for s in self.spec.into if s.modifier}}
+
+    def new_modifiers(self) -> list[str]:
+        """The subcategories' modifier texts, decided by groups.modifiers over their group after the split
+        (named like c, the subcategories its labels), so `groups show` on the result shows these."""
+        table = modifiers({self.spec.split: self.spec.labels}, self.spec.labels, self.overrides)
+        return [table[y] for y in self.spec.labels]
 
 
-@dataclass
+@dataclass(frozen=True)
+class Shots:
+    """Labelled clips for low-shot fine-tuning: features [N, D] (views averaged), subcategory index [N]."""
+
+    features: np.ndarray
+    targets: np.ndarray
+    views: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The checked inputs: the edit target, the options and the shot clips (still to be decoded)."""
+
+    target: EditTarget
+    options: SplitOptions
+    shots: list[tuple[Path, str]] | None
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """The k new rows (weights [k, D], biases [k]) and how they were made."""
+
+    w: np.ndarray
+    b: np.ndarray
+    sources: tuple[Source, ...]
+    text_encoder: EncoderRef | None = None
+    alignment: Alignment | None = None
+    lowshot: LowShot | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """The edited bundle's new parts, in memory: head.onnx's bytes, labels, groups, modifiers, record."""
+
+    head: bytes
+    labels: list[str]
+    groups: dict[str, list[str]] | None
+    modifiers: dict[str, str]
+    record: EditRecord
+
+
+@dataclass(frozen=True)
 class EditReport:
     """What one compile did: the output bundle and the edit record written into it."""
 
     bundle: Path
-    record: dict[str, Any]
-    labels: list[str] = field(default_factory=list)
+    record: EditRecord
+    labels: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        rec = {k: v for k, v in self.record.items() if k != "previous"}
+        rec = {k: v for k, v in self.record.to_json().items() if k != "previous"}
         return {"bundle": str(self.bundle), "num_classes": len(self.labels), **rec}
 
 
@@ -74,135 +151,161 @@ def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[st
     return {**{name: ys for name, ys in out.items() if ys}, spec.split: spec.labels}
 
 
-def edit_rows(bundle: Bundle, spec: SplitSpec, head: onnx.ModelProto, w: np.ndarray, b: np.ndarray, c: int,
-              groups: dict[str, list[str]] | None, method: str = "ma", mode: str = "flat", init: str | None = None,
-              text_encoder: Any = "minilm", seed: int = 0, bias_offset: float = 0.0,
-              align: AlignConfig = AlignConfig(), shot_config: ShotConfig = ShotConfig(),
-              shots: tuple[np.ndarray, np.ndarray] | None = None,
-              clock: _Clock | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The k new rows (weights [k, D], biases [k]) of a split and the method part of its edit record.
-
-    The in-memory core of `compile_split` (which checks the inputs first); benchmarks call it directly.
-    init: "ma"/"mr" = zero-shot rows by that method, "coarse"/"random" = those starting rows (the
-      baselines); default `method`. shots: (features [N, D], subcategory index [N]) of labelled clips
-      to fine-tune the new rows on (METHOD.md 4), or None for the zero-shot rows as they are.
-    """
-    clock = clock or _Clock()
-    init = init or method
-    k, sources = len(spec.into), []
-    modifiers = [s.modifier or derive_modifier(s.label, spec.split, spec.labels) for s in spec.into]
-    zero_shot = init if init in METHODS else None
-    record: dict[str, Any] = {"op": "split", "spec": spec.to_json(), "method": zero_shot, "mode": mode,
-                              "seed": seed, "text_encoder": None}
-    meta = bundle.path / BUNDLE_JSON
-    rows = None
-    if zero_shot:
-        dictionary = build_dictionary(bundle.labels, w, groups, bundle.modifiers, str(meta))
-        clock.lap("dictionary")
-        encoder = text_encoder
-        if isinstance(text_encoder, (str, os.PathLike)):
-            encoder = load_text_encoder(text_encoder)
-        record["text_encoder"] = {"name": encoder.name, "sha256": encoder.sha256}
-        clock.lap("text_encoder")
-        if zero_shot == "mr":
-            rows, found = modifier_retrieval(encoder, w[c], spec.labels, modifiers, dictionary)
-            sources = [{"label": r.target, "modifier": m, "from": f"W[c] + v[{r.entry}]", "entry": r.entry,
-                        "group": r.group, "score": round(r.score, 6), "modifier_score": round(r.modifier_score, 6),
-                        "label_score": round(r.label_score, 6)} for r, m in zip(found, modifiers)]
-        else:
-            rows, fit = modifier_alignment(encoder, w[c], modifiers, dictionary, bundle.labels, w, seed, align)
-            sources = [{"label": s, "modifier": m, "from": "W[c] + g(phi(modifier))"}
-                       for s, m in zip(spec.labels, modifiers)]
-            record["alignment"] = {"pairs": fit.num_pairs, "epochs": fit.epochs, "best_epoch": fit.best_epoch,
-                                   "best_cosine_ema": round(fit.best_cosine_ema, 6),
-                                   "max_epochs": align.max_epochs}
-        clock.lap(zero_shot)
-    w_new, b_new = init_rows(init, w[c], float(b[c]), rows, k, seed)
-    if shots is not None:
-        feats, targets = shots
-        fit = train_rows(feats, targets, head_logits(head, feats), c, mode, w_new, b_new, seed, shot_config)
-        w_new, b_new = fit.w, fit.b
-        record["lowshot"] = {"init": init, "clips": len(targets), "epochs": fit.epochs,
-                             "best_epoch": fit.best_epoch, "best_loss_ema": round(fit.best_loss_ema, 6),
-                             "keep_coarse": shot_config.keep_coarse, "max_epochs": shot_config.max_epochs}
-        sources = [{**(sources[i] if sources else {"label": s, "from": f"{init} init"}),
-                    "then": f"fine-tuned on {int((targets == i).sum())} clip(s)"} for i, s in enumerate(spec.labels)]
-        clock.lap("lowshot")
-    b_new = (b_new + np.float32(bias_offset)).astype(np.float32)
-    record.update(sources=sources, bias_offset=bias_offset)
-    return w_new, b_new, record
-
-
-def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
-                  out: str | os.PathLike, method: str = "ma", mode: str = "flat",
-                  shots: str | os.PathLike | None = None, init: str | None = None,
-                  text_encoder: Any = "minilm", seed: int = 0, bias_offset: float = 0.0,
-                  groups_file: str | os.PathLike | None = None, force: bool = False,
-                  align: AlignConfig = AlignConfig(), shot_config: ShotConfig = ShotConfig(),
-                  views: tuple[int, int] = (1, 1)) -> EditReport:
-    """Split `spec.split` of the bundle into `spec.into` and write the edited bundle to `out`.
-
-    method: zero-shot rows by "mr" (modifier retrieval) or "ma" (modifier alignment, the default).
-    mode: "flat" (row c replaced by k rows) or "hierarchical" (subcategories share c's probability).
-    shots: SHOTS.csv for low-shot isolated fine-tuning of the new rows; `init` picks their start
-      ("ma", "mr", "coarse", "random"; default: `method`). Without shots `init` must be None.
-    text_encoder: a name or directory for load_text_encoder, or an encoder object (.name, .sha256, .encode).
-    bias_offset: added to every new row's bias (flat mode only; it cancels in hierarchical mode).
-    groups_file: a group scheme JSON that replaces the bundle's; the output bundle stores the scheme used,
-      with c's group set to the new subcategories so that later edits can learn from them.
-    """
-    clock = _Clock()
-    out = Path(out)
-    if method not in METHODS:
-        raise CompileError(f"--method must be one of {METHODS}, got {method!r}")
-    if mode not in MODES:
-        raise CompileError(f"--mode must be one of {MODES}, got {mode!r}")
-    if init is not None and shots is None:
-        raise CompileError("--init only applies with --shots")
-    init = init or method
-    if init not in INITS:
-        raise CompileError(f"--init must be one of {INITS}, got {init!r}")
-    if bias_offset and mode == "hierarchical":
-        raise CompileError("--bias-offset has no effect in hierarchical mode (it cancels in the log-softmax)")
-    if out.exists() and not force:
-        raise CompileError(f"{out}: already exists (use --force to replace it)")
+# -- 1. check ------------------------------------------------------------------------------------
+def check_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
+                out: str | os.PathLike, options: SplitOptions, shots: str | os.PathLike | None = None,
+                groups_file: str | os.PathLike | None = None, force: bool = False) -> Checked:
+    """Every input of a split, checked; nothing heavy (no text encoder, no training) has run yet."""
+    if options.init is not None and shots is None:
+        raise CompileError("`init` applies only with `shots`", params=("init", "shots"))
+    check_output(out, BUNDLE_KIND, force)
     spec = _spec(spec)
-    try:
-        bundle = load_bundle(bundle_path)
-    except BundleError as e:
-        raise CompileError(str(e)) from None
+    bundle = load_bundle(bundle_path)
+    read_history(bundle)  # a compile appends to the history: it must be sound
     c = check_against(spec, bundle.labels, str(bundle.path))
     head = load_head(bundle.head_path)
     w, b = read_rows(head, str(bundle.head_path))
     if w.shape != (bundle.num_classes, bundle.feature_dim):
-        raise CompileError(f"{bundle.head_path}: head rows are {w.shape}, bundle.json says "
+        raise CompileError(f"{bundle.head_path}: head rows are {w.shape}, {BUNDLE_JSON} says "
                            f"{bundle.num_classes} labels x {bundle.feature_dim} features")
     shot_list = read_shots(shots, spec.labels) if shots is not None else None
+    if bundle.groups is not None:  # stored as the edit's `previous.groups`: undo must be able to read it
+        check_scheme(bundle.groups, str(bundle.path / BUNDLE_JSON))
     groups = bundle.groups
-    if init in METHODS:
+    if options.zero_shot or groups_file is not None:
         groups = resolve_groups(bundle, groups_file)
-    clock.lap("check")
+    target = EditTarget(bundle, spec, head, w, b, c, groups)
+    if options.zero_shot:
+        _dictionary(target, options)  # cheap, and it can refuse the split
+    return Checked(target, options, shot_list)
 
-    shot_data = None
-    if shot_list is not None:
-        shot_data = (shot_features(bundle, shot_list, views), np.array([spec.labels.index(y) for _, y in shot_list]))
-        clock.lap("shot_features")
-    w_new, b_new, record = edit_rows(bundle, spec, head, w, b, c, groups, method, mode, init, text_encoder, seed,
-                                     bias_offset, align, shot_config, shot_data, clock)
-    if "lowshot" in record:
-        record["lowshot"]["views"] = list(views)
 
+def read_shot_data(checked: Checked) -> Shots | None:
+    """The shot clips' features through the bundle's own backbone (None without shots)."""
+    if checked.shots is None:
+        return None
+    labels = checked.target.spec.labels
+    views = checked.options.views
+    return Shots(shot_features(checked.target.bundle, checked.shots, views),
+                 np.array([labels.index(y) for _, y in checked.shots]), views)
+
+
+# -- 2. rows -------------------------------------------------------------------------------------
+def _encoder(text_encoder: str | os.PathLike | TextEncoder) -> TextEncoder:
+    return load_text_encoder(text_encoder) if isinstance(text_encoder, (str, os.PathLike)) else text_encoder
+
+
+def _dictionary(target: EditTarget, options: SplitOptions) -> Dictionary:
+    """The head's modifier dictionary (docs/method.md §1), refused when the method cannot use it."""
+    spec, meta = target.spec, str(target.bundle.path / BUNDLE_JSON)
+    if target.groups is None:
+        raise CompileError(f"{meta}: {options.zero_shot} needs a group scheme")
+    dictionary = build_dictionary(target.bundle.labels, target.w, target.groups, target.bundle.modifiers, meta)
+    if options.zero_shot == "mr" and len(spec.into) > len(dictionary.entries):
+        raise CompileError(f"{spec.source}: MR gives each subcategory its own dictionary modifier, but the group "
+                           f"scheme yields {len(dictionary.entries)} for {len(spec.into)} subcategories; split "
+                           "into fewer or choose `method` ma", params=("method",))
+    return dictionary
+
+
+def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) -> NewRows:
+    """MR or MA rows (docs/method.md §2-3), before any offset or fine-tuning."""
+    spec = target.spec
+    dictionary = _dictionary(target, options)
+    clock.lap("dictionary")
+    encoder = _encoder(options.text_encoder)
+    ref = EncoderRef(encoder.name, encoder.sha256)
+    clock.lap("text_encoder")
+    w_c, mods = target.w[target.c], target.new_modifiers()
+    if options.zero_shot == "mr":
+        rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
+        sources = tuple(Source(r.target, f"W[c] + v[{r.entry}]", m, r.entry, r.group, round(r.score, 6),
+                               round(r.modifier_score, 6), round(r.label_score, 6)) for r, m in zip(found, mods))
+        alignment = None
+    else:
+        rows, fit = modifier_alignment(encoder, w_c, mods, dictionary, target.bundle.labels, target.w,
+                                       options.seed, options.align)
+        sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
+        alignment = Alignment(fit.num_pairs, fit.epochs, fit.best_epoch, round(fit.best_cosine_ema, 6),
+                              options.align.max_epochs)
+    clock.lap(options.zero_shot)
+    b_new = np.full(len(spec.into), target.b[target.c], np.float32)  # b_new[s_i] = b[c]
+    return NewRows(rows.astype(np.float32), b_new, sources, ref, alignment)
+
+
+def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots: Shots | None = None,
+              clock: _Clock | None = None) -> NewRows:
+    """The k new rows of a split, in memory: the core of `compile_split`, which checks the inputs first;
+    the benchmarks call it directly.
+
+    The rows start from `options.start` ("ma"/"mr": the zero-shot rows; "coarse"/"random": the
+    baselines) and, given `shots`, are fine-tuned on those clips (docs/method.md §4); the bias offset
+    comes last.
+    """
+    clock = clock or _Clock()
+    c = target.c
+    if options.zero_shot:
+        rows = _zero_shot_rows(target, options, clock)
+    else:
+        w0, b0 = baseline_rows(options.start, target.w[c], float(target.b[c]), len(target.spec.into), options.seed)
+        rows = NewRows(w0, b0, tuple(Source(s, f"{options.start} init") for s in target.spec.labels))
+    if shots is not None:
+        fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
+                         rows.w, rows.b, options.seed, options.shot_config)
+        cfg = options.shot_config
+        lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.best_epoch, round(fit.best_loss_ema, 6),
+                          cfg.keep_coarse, cfg.max_epochs, shots.views)
+        sources = tuple(dataclasses.replace(s, then=f"fine-tuned on {int((shots.targets == i).sum())} clip(s)")
+                        for i, s in enumerate(rows.sources))
+        rows = dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)
+        clock.lap("lowshot")
+    return dataclasses.replace(rows, b=(rows.b + np.float32(options.bias_offset)).astype(np.float32))
+
+
+# -- 3. assemble and verify ----------------------------------------------------------------------
+def assemble(target: EditTarget, rows: NewRows, options: SplitOptions) -> Edit:
+    """The edited head (spliced, as bytes), labels, groups, modifier overrides and record."""
+    bundle, spec = target.bundle, target.spec
     n = len(bundle.edits) + 1
-    new_head = splice(head, c, w_new, b_new, mode, tag=f"edit{n}")
-    labels = spliced_labels(bundle.labels, c, spec.labels)
-    new_groups = _regroup(groups, spec) if groups is not None else None
-    new_modifiers = {**bundle.modifiers, **{s.label: s.modifier for s in spec.into if s.modifier}}
-    with tempfile.TemporaryDirectory(prefix=".catsplit-compile-", dir=out.parent if out.parent.exists() else None) as tmp:
-        path = Path(tmp) / "head.onnx"
-        save_onnx(new_head, path)
-        verify_splice(str(bundle.head_path), str(path), c, len(spec.into), bundle.feature_dim, seed=seed)
-        clock.lap("splice_verify")
-        record["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        record["timings"] = {**clock.times, "total": round(sum(clock.times.values()), 4)}
-        written = write_edit(bundle, path, labels, new_groups, new_modifiers, record, out, force=force)
-    return EditReport(written.path, written.edits[-1], labels)
+    head = onnx_bytes(splice(target.head, target.c, rows.w, rows.b, options.mode, tag=f"edit{n}"), bundle.head_path)
+    previous = Previous(history_file(n), bundle.files[HEAD], tuple(bundle.labels), bundle.groups, bundle.modifiers)
+    record = EditRecord(n=n, spec=spec, method=options.zero_shot, mode=options.mode, seed=options.seed,
+                        text_encoder=rows.text_encoder, sources=rows.sources, bias_offset=options.bias_offset,
+                        previous=previous, alignment=rows.alignment, lowshot=rows.lowshot)
+    groups = _regroup(target.groups, spec) if target.groups is not None else None
+    return Edit(head, spliced_labels(bundle.labels, target.c, spec.labels), groups, target.overrides, record)
+
+
+def verify_edit(target: EditTarget, edit: Edit) -> None:
+    """Refuse the edit unless its head is valid, runs, and leaves every untouched logit bit-identical."""
+    verify_splice(str(target.bundle.head_path), edit.head, target.c, len(target.spec.into),
+                  target.bundle.feature_dim, len(edit.labels), name=f"the head spliced from {target.bundle.head_path}",
+                  seed=edit.record.seed)
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
+                  out: str | os.PathLike, options: SplitOptions = SplitOptions(),
+                  shots: str | os.PathLike | None = None, groups_file: str | os.PathLike | None = None,
+                  force: bool = False) -> EditReport:
+    """Split `spec.split` of the bundle into `spec.into` and write the edited bundle to `out`.
+
+    shots: SHOTS.csv for low-shot isolated fine-tuning of the new rows (`options.init` picks their
+      start). groups_file: a group scheme JSON that replaces the bundle's; the output bundle stores the
+      scheme used, with c's group set to the new subcategories so that later edits can learn from them.
+    force: replace `out` if it is a bundle (runtime/output.py's rule; never anything else).
+    """
+    clock = _Clock()
+    checked = check_split(bundle_path, spec, out, options, shots, groups_file, force)
+    clock.lap("check")
+    shot_data = read_shot_data(checked)
+    if shot_data is not None:
+        clock.lap("shot_features")
+    rows = edit_rows(checked.target, options, shot_data, clock)
+    edit = assemble(checked.target, rows, options)
+    verify_edit(checked.target, edit)
+    clock.lap("splice_verify")
+    record = dataclasses.replace(edit.record, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                 timings={**clock.times, "total": round(sum(clock.times.values()), 4)})
+    written = write_edit(checked.target.bundle, dataclasses.replace(edit, record=record), out, force=force)
+    return EditReport(written.path, record, edit.labels)

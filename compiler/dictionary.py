@@ -1,4 +1,4 @@
-"""The modifier dictionary (METHOD.md 1): prototypes p_g and modifier vectors v_y from the head's rows.
+"""The modifier dictionary (docs/method.md §1): prototypes p_g and modifier vectors v_y from the head's rows.
 
 Only groups with at least 2 labels present as separate rows contribute: p_g = mean of W[y] over the
 group's rows, v_y = W[y] - p_g (weights only; biases are not part of the dictionary). Groups with one
@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.groups import derive_modifier
+from catsplit.compiler.groups import modifiers, rows_per_group
 
 
 @dataclass(frozen=True)
@@ -32,31 +32,11 @@ class Dictionary:
     singletons: dict[str, str] = field(default_factory=dict)  # group name -> its one row's label
 
 
-def rows_per_group(groups: Mapping[str, Sequence[str]], labels: Sequence[str]) -> dict[str, list[str]]:
-    """Each group's labels that are rows of the head, in head order; uncovered labels become their own group."""
-    index = {y: i for i, y in enumerate(labels)}
-    out: dict[str, list[str]] = {}
-    for name, members in groups.items():
-        present = sorted({y for y in members if y in index}, key=index.__getitem__)
-        if not present and name in index:
-            present = [name]
-        if present:
-            out[name] = present
-    covered = {y for ys in out.values() for y in ys}
-    out.update({y: [y] for y in labels if y not in covered})
-    return out
-
-
-def modifier_of(label: str, group: str, rows: Sequence[str], overrides: Mapping[str, str]) -> str:
-    """The label's modifier text: the bundle's or spec's override, else derived from the label texts."""
-    return overrides[label] if label in overrides else derive_modifier(label, group, rows)
-
-
 def build_dictionary(labels: Sequence[str], w: np.ndarray, groups: Mapping[str, Sequence[str]],
                      overrides: Mapping[str, str] | None = None, source: str = "bundle") -> Dictionary:
     """The dictionary of a head whose row i is labelled labels[i]."""
-    overrides = overrides or {}
     index = {y: i for i, y in enumerate(labels)}
+    texts = modifiers(groups, labels, overrides)
     entries, prototypes, singletons = [], {}, {}
     for name, rows in rows_per_group(groups, labels).items():
         if len(rows) == 1:
@@ -65,7 +45,7 @@ def build_dictionary(labels: Sequence[str], w: np.ndarray, groups: Mapping[str, 
         ws = w[[index[y] for y in rows]]
         p = ws.mean(axis=0)
         prototypes[name] = p
-        entries += [Entry(y, name, modifier_of(y, name, rows, overrides), wy - p) for y, wy in zip(rows, ws)]
+        entries += [Entry(y, name, texts[y], wy - p) for y, wy in zip(rows, ws)]
     if not entries:
         raise CompileError(f"{source}: the group scheme has no group with 2 or more labels present as rows "
                            "of the head, so there is no modifier dictionary to learn from")

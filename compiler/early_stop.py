@@ -1,4 +1,4 @@
-"""Early stopping on an exponential moving average of a per-epoch score, as METHOD.md 3 and 4 use it."""
+"""Early stopping on an exponential moving average of a per-epoch score, as docs/method.md §3 and §4 use it."""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -1,4 +1,4 @@
-"""Group schemes and modifier texts (METHOD.md 1).
+"""Group schemes and modifier texts (docs/method.md §1).
 
 A group scheme maps a group name to the fine labels that share a base concept. It lives in bundle.json
 (`groups`) or in a JSON file: the scheme itself, `{"group_scheme": {...}}` (the SSv2-Split data file), or
@@ -30,12 +30,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from catsplit.compiler.errors import CompileError
-from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, load_bundle
+from catsplit.runtime.bundle import BUNDLE_JSON, Bundle, label_problem, load_bundle
+from catsplit.runtime.errors import CatsplitError
+from catsplit.runtime.inputs import MIB, read_json
+from catsplit.runtime.output import Kind, staged_output
 
 FUNCTION_WORDS = frozenset(
     "a an the to of on in into onto off from with without so that and or but by at as for over under "
     "underneath behind next than then until while like both is are be if".split())
 _EDGE_PUNCT = "()[]{},.;:!?\"'"
+MAX_SCHEME_BYTES = 16 * MIB
 
 
 def _norm(word: str) -> str:
@@ -80,24 +84,51 @@ def derive_modifier(label: str, group_name: str, siblings: Sequence[str]) -> str
     return label
 
 
-def modifiers_for(scheme: Mapping[str, Sequence[str]], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """label -> modifier text for every label of the scheme; `overrides` (bundle or spec) win."""
+def rows_per_group(groups: Mapping[str, Sequence[str]], labels: Sequence[str]) -> dict[str, list[str]]:
+    """Each group's labels that are among `labels` (a head's rows), in their order; a group collapsed
+    into one row named like the group is that row; a label no group lists is a group of its own."""
+    index = {y: i for i, y in enumerate(labels)}
+    out: dict[str, list[str]] = {}
+    for name, members in groups.items():
+        present = sorted({y for y in members if y in index}, key=index.__getitem__)
+        if not present and name in index:
+            present = [name]
+        if present:
+            out[name] = present
+    covered = {y for ys in out.values() for y in ys}
+    out.update({y: [y] for y in labels if y not in covered})
+    return out
+
+
+def modifiers(scheme: Mapping[str, Sequence[str]], labels: Sequence[str] | None = None,
+              overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """label -> modifier text for each of `labels` (default: every label the scheme lists): the one
+    place a modifier is decided. An override (bundle.json's `modifiers`, a spec's `modifier`) wins;
+    otherwise `derive_modifier` from the label's group name and its siblings among `labels`, so the
+    modifier `catsplit groups show` prints for a bundle is the one its edits use."""
+    if labels is None:
+        labels = list(dict.fromkeys(y for members in scheme.values() for y in members))
     overrides = overrides or {}
-    return {y: overrides.get(y) or derive_modifier(y, name, members)
-            for name, members in scheme.items() for y in members}
+    return {y: overrides.get(y) or derive_modifier(y, name, rows)
+            for name, rows in rows_per_group(scheme, labels).items() for y in rows}
 
 
 def check_scheme(doc: Any, source: str) -> dict[str, list[str]]:
-    """Validate a group scheme: names -> non-empty lists of distinct labels, each label in one group."""
+    """Validate a group scheme: names -> non-empty lists of distinct labels, each label in one group;
+    every name and label obeys the bundle's label rule."""
     if not isinstance(doc, dict) or not doc:
         raise CompileError(f"{source}: a group scheme must be a non-empty JSON object of group name -> labels")
     seen: dict[str, str] = {}
     for name, members in doc.items():
-        if not isinstance(name, str) or not name.strip():
-            raise CompileError(f"{source}: group names must be non-empty strings")
+        problem = label_problem(name)
+        if problem is not None:
+            raise CompileError(f"{source}: the group name {name[:80]!r} {problem}")
         if not isinstance(members, list) or not members or not all(isinstance(y, str) and y.strip() for y in members):
             raise CompileError(f"{source}: group {name!r} must list one or more label strings")
         for y in members:
+            problem = label_problem(y)
+            if problem is not None:
+                raise CompileError(f"{source}: group {name!r}: the label {y[:80]!r} {problem}")
             if y in seen:
                 where = "twice" if seen[y] == name else f"in both {seen[y]!r} and {name!r}"
                 raise CompileError(f"{source}: label {y!r} is listed {where}")
@@ -107,13 +138,7 @@ def check_scheme(doc: Any, source: str) -> dict[str, list[str]]:
 
 def load_scheme(path: str | os.PathLike) -> dict[str, list[str]]:
     """A group scheme from a JSON file: the scheme, {"group_scheme": scheme} or a bundle.json."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CompileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CompileError(f"{path}: not a readable JSON file ({e})") from None
+    doc = read_json(path, "group scheme", MAX_SCHEME_BYTES)
     if isinstance(doc, dict) and isinstance(doc.get("group_scheme"), dict):
         doc = doc["group_scheme"]
     elif isinstance(doc, dict) and doc.get("schema") == "catsplit.bundle":
@@ -121,6 +146,25 @@ def load_scheme(path: str | os.PathLike) -> dict[str, list[str]]:
         if doc is None:
             raise CompileError(f"{path}: this bundle.json has no group scheme")
     return check_scheme(doc, str(path))
+
+
+def _scheme_file_problem(path: Path) -> str | None:
+    try:
+        doc = read_json(path, "group scheme", MAX_SCHEME_BYTES)
+    except CatsplitError:
+        return "not a readable JSON file"
+    return None if isinstance(doc, dict) and set(doc) == {"group_scheme"} else 'not {"group_scheme": ...}'
+
+
+SCHEME_FILE_KIND = Kind("group scheme file", False, _scheme_file_problem)
+
+
+def write_scheme(scheme: Mapping[str, Sequence[str]], out: str | os.PathLike, force: bool = False) -> Path:
+    """Write {"group_scheme": scheme} to `out` for review (runtime/output.py's rule: a file that is not
+    such a scheme is never replaced)."""
+    with staged_output(out, SCHEME_FILE_KIND, force) as stage:
+        stage.path.write_text(json.dumps({"group_scheme": scheme}, indent=2) + "\n", encoding="utf-8")
+    return Path(out)
 
 
 def resolve_groups(bundle: Bundle | str | os.PathLike, groups_file: str | os.PathLike | None = None) -> dict[str, list[str]]:
@@ -138,8 +182,9 @@ def resolve_groups(bundle: Bundle | str | os.PathLike, groups_file: str | os.Pat
         source = str(bundle.path / BUNDLE_JSON)
         scheme = check_scheme(bundle.groups, source)
     else:
-        raise CompileError(f"{bundle.path / BUNDLE_JSON}: has no group scheme; pass --groups FILE or run "
-                           f"`catsplit groups propose {bundle.path}` and review its proposal")
+        raise CompileError(f"{bundle.path / BUNDLE_JSON}: has no group scheme; pass one in `groups_file` or run "
+                           f"`catsplit groups propose {bundle.path}` and review its proposal",
+                           params=("groups_file",))
     labels = set(bundle.labels)
     if not any(name in labels or labels.intersection(members) for name, members in scheme.items()):
         raise CompileError(f"{source}: the group scheme names none of the labels of {bundle.path}")

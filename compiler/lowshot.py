@@ -1,13 +1,13 @@
-"""Low-shot isolated fine-tuning (METHOD.md 4): train only the k new rows on a few labelled clips.
+"""Low-shot isolated fine-tuning (docs/method.md §4): train only the k new rows on a few labelled clips.
 
 SHOTS.csv lists `video path, subcategory label` per line (an optional header `video,label`); relative
 paths are relative to the csv. Each clip's backbone features come from the bundle's own backbone through
 the runtime, once; a clip's views (clips x crops) are averaged at feature level into one sample.
 
-Training (as METHOD.md): AdamW lr 1e-3, weight decay 1e-3, batch 16 shuffled, dropout 0.25, cross-entropy,
+Training (as the paper): AdamW lr 1e-3, weight decay 1e-3, batch 16 shuffled, dropout 0.25, cross-entropy,
 early stopping on an EMA (0.95) of the epoch's mean training loss (patience 5, min delta 1e-3), best state
 restored. The logits are the ones the spliced head will compute: the old rows without c, then the new
-rows (flat) or z[c] + log_softmax(new rows) (hierarchical). Our choices, where METHOD leaves them open:
+rows (flat) or z[c] + log_softmax(new rows) (hierarchical). Our choices, where the paper leaves them open:
 - c is left out of the flat logits by default (the deployed flat model has no c, and scoring masks it);
   `keep_coarse=True` keeps it as a competitor.
 - Old rows are frozen, so their logits are computed once by the current head itself (onnxruntime, the
@@ -18,35 +18,25 @@ rows (flat) or z[c] + log_softmax(new rows) (hierarchical). Our choices, where M
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.ma import single_thread
+from catsplit.compiler.options import ShotConfig
+from catsplit.models.onnx_io import cpu_session
 from catsplit.runtime.bundle import Bundle
+from catsplit.runtime.inputs import MIB, read_text
 
-INITS = ("ma", "mr", "coarse", "random")
-
-
-@dataclass(frozen=True)
-class ShotConfig:
-    lr: float = 1e-3
-    weight_decay: float = 1e-3
-    batch_size: int = 16
-    dropout: float = 0.25
-    max_epochs: int = 300
-    ema: float = 0.95
-    patience: int = 5
-    min_delta: float = 1e-3
-    keep_coarse: bool = False
+MAX_SHOTS_BYTES = 16 * MIB
 
 
 @dataclass(frozen=True)
@@ -61,11 +51,11 @@ class ShotResult:
 def read_shots(path: str | Path, new_labels: Sequence[str]) -> list[tuple[Path, str]]:
     """(video, subcategory) pairs; refuses unknown labels, missing files and subcategories without a clip."""
     path = Path(path)
+    text = read_text(path, "shots CSV", MAX_SHOTS_BYTES)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.reader(f) if any(x.strip() for x in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise CompileError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(x.strip() for x in r)]
+    except csv.Error as e:
+        raise CompileError(f"{path}: not a valid CSV ({e})") from None
     if rows and [x.strip().lower() for x in rows[0]] in (["video", "label"], ["path", "label"]):
         rows = rows[1:]
     known = set(new_labels)
@@ -104,15 +94,12 @@ def shot_features(bundle: Bundle | str | Path, shots: Sequence[tuple[Path, str]]
 
 def head_logits(head: onnx.ModelProto, feats: np.ndarray) -> np.ndarray:
     """The current head's logits on `feats`, computed by onnxruntime on CPU."""
-    sess = ort.InferenceSession(head.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = cpu_session(head.SerializeToString())
     return sess.run(None, {sess.get_inputs()[0].name: feats.astype(np.float32)})[0]
 
 
-def init_rows(init: str, w_coarse: np.ndarray, b_coarse: float, zero_shot: np.ndarray | None, k: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Starting rows: the zero-shot (MA or MR) rows, k copies of the coarse row, or random."""
-    if init in ("ma", "mr"):
-        return zero_shot.astype(np.float32), np.full(k, b_coarse, np.float32)
+def baseline_rows(init: str, w_coarse: np.ndarray, b_coarse: float, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Starting rows that need no text: k copies of the coarse row, or random (timm's init)."""
     if init == "coarse":
         return np.tile(w_coarse, (k, 1)).astype(np.float32), np.full(k, b_coarse, np.float32)
     if init == "random":
@@ -120,7 +107,7 @@ def init_rows(init: str, w_coarse: np.ndarray, b_coarse: float, zero_shot: np.nd
         w = torch.empty(k, w_coarse.shape[0])
         nn.init.trunc_normal_(w, std=0.02, generator=gen)
         return w.numpy(), np.zeros(k, np.float32)
-    raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    raise ValueError(f"init must be 'coarse' or 'random', got {init!r}")
 
 
 def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, coarse: int, mode: str,

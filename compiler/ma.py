@@ -1,4 +1,4 @@
-"""Modifier Alignment (METHOD.md 3): learn text -> weight space from the head, then map the new modifiers.
+"""Modifier Alignment (docs/method.md §3): learn text -> weight space from the head, then map the new modifiers.
 
 g is an MLP (d_text -> 384 -> GELU -> D) trained fresh for every edit with MSE on pairs built from the
 head: (group name -> p_g), (fine label -> W[y]), (modifier -> v_y) for each dictionary group, and
@@ -8,7 +8,7 @@ every epoch the mean cosine between g's predictions and the targets over the epo
 EMA (beta 0.95); training stops when the EMA has not improved by `min_delta` for `patience` epochs,
 and the state with the best EMA is restored.
 
-Our choices (METHOD leaves them open): `max_epochs=200` (a 174-class head converges well before),
+Our choices (the paper leaves them open): `max_epochs=200` (a 174-class head converges well before),
 the EMA starts at the first epoch's value, and training runs on one torch thread so that a seed gives
 the same rows on every run of the same machine.
 """
@@ -25,19 +25,8 @@ from torch import nn
 
 from catsplit.compiler.dictionary import Dictionary
 from catsplit.compiler.early_stop import EMAStopper
-
-HIDDEN = 384
-
-
-@dataclass(frozen=True)
-class AlignConfig:
-    hidden: int = HIDDEN
-    lr: float = 1e-3
-    batch_size: int = 10
-    max_epochs: int = 200
-    ema: float = 0.95
-    patience: int = 5
-    min_delta: float = 1e-3
+from catsplit.compiler.options import AlignConfig
+from catsplit.compiler.text_encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -50,7 +39,7 @@ class AlignResult:
 
 
 class AlignmentMLP(nn.Sequential):
-    def __init__(self, d_text: int, d_out: int, hidden: int = HIDDEN):
+    def __init__(self, d_text: int, d_out: int, hidden: int = AlignConfig.hidden):
         super().__init__(nn.Linear(d_text, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
 
@@ -116,7 +105,7 @@ def predict(mlp: nn.Module, x: np.ndarray) -> np.ndarray:
         return mlp(torch.from_numpy(np.asarray(x, np.float32))).numpy()
 
 
-def modifier_alignment(encoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
+def modifier_alignment(encoder: TextEncoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
                        labels: Sequence[str], w: np.ndarray, seed: int = 0,
                        config: AlignConfig = AlignConfig()) -> tuple[np.ndarray, AlignResult]:
     """New rows [k, D] = W[c] + g(phi(m(s_i))), and the trained g with its training record."""

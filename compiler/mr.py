@@ -1,4 +1,4 @@
-"""Modifier Retrieval (METHOD.md 2): borrow the best-matching dictionary modifier for each subcategory.
+"""Modifier Retrieval (docs/method.md §2): borrow the best-matching dictionary modifier for each subcategory.
 
 S[i, y] = alpha cos(phi(m(s_i)), phi(m(y))) + beta cos(phi(t(s_i)), phi(t(y))); then k times the global
 maximum (i, y) of S is taken, W_new[s_i] = W[c] + v_y, and row i and column y leave S, so each
@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from catsplit.compiler.dictionary import Dictionary
+from catsplit.compiler.text_encoder import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def similarity(encoder, targets: Sequence[str], target_modifiers: Sequence[str],
+def similarity(encoder: TextEncoder, targets: Sequence[str], target_modifiers: Sequence[str],
                dictionary: Dictionary) -> tuple[np.ndarray, np.ndarray]:
     """(modifier cosines, label cosines), each [k, |dictionary|]; S = alpha * first + beta * second."""
     e = dictionary.entries
@@ -55,7 +56,7 @@ def greedy_assign(scores: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def modifier_retrieval(encoder, w_coarse: np.ndarray, targets: Sequence[str], target_modifiers: Sequence[str],
+def modifier_retrieval(encoder: TextEncoder, w_coarse: np.ndarray, targets: Sequence[str], target_modifiers: Sequence[str],
                        dictionary: Dictionary, alpha: float = 0.5,
                        beta: float = 0.5) -> tuple[np.ndarray, list[Retrieval]]:
     """New rows [k, D] in target order (W[c] + v_y), and what each one borrowed with its scores."""

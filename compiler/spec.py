@@ -3,16 +3,22 @@
     {"split": "<coarse label>", "into": [{"label": "<new label>", "modifier": "<optional>"}, ...]}
 
 Parsing checks the file on its own; `check_against` checks it against a bundle's labels. Unknown keys
-are refused so a typo ("modifer") is not silently ignored.
+are refused so a typo ("modifer") is not silently ignored. Every text obeys the bundle's label rule
+(runtime/bundle.py `label_problem`: no control characters, at most 256 characters); a split has at
+most MAX_SUBCATEGORIES subcategories and the file at most MAX_SPEC_BYTES.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from catsplit.compiler.errors import CompileError
+from catsplit.runtime.bundle import label_problem
+from catsplit.runtime.inputs import MIB, read_json
+
+MAX_SUBCATEGORIES = 1000  # a split into more is not a split of one label (and MA's cost grows with it)
+MAX_SPEC_BYTES = MIB  # 1000 subcategories of 256-character labels and modifiers fit with room to spare
 
 
 @dataclass(frozen=True)
@@ -36,56 +42,46 @@ class SplitSpec:
         return {"split": self.split, "into": into}
 
 
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() == value and bool(value)
-
-
 def parse_spec(doc: Any, source: str = "SPLIT.json") -> SplitSpec:
     """Validate a decoded SPLIT.json document."""
     def bad(problem: str) -> CompileError:
         return CompileError(f"{source}: {problem}")
+
+    def text(value: Any, where: str) -> str:
+        problem = label_problem(value)
+        if problem is None:
+            return value
+        shown = f" {value[:80]!r}" if isinstance(value, str) else ""
+        raise bad(f"{where}{shown} {problem}")
 
     if not isinstance(doc, dict) or not doc:
         raise bad('must be a JSON object {"split": ..., "into": [...]}')
     extra = set(doc) - {"split", "into"}
     if extra:
         raise bad(f"unknown key(s) {sorted(extra)}; expected 'split' and 'into'")
-    if not _text(doc.get("split")):
-        raise bad("'split' must be the coarse label's text (a non-empty string without outer spaces)")
+    split = text(doc.get("split"), "'split' (the coarse label's text)")
     into = doc.get("into")
     if not isinstance(into, list):
         raise bad("'into' must be a list of {\"label\": ..., \"modifier\": ...} objects")
+    if not 2 <= len(into) <= MAX_SUBCATEGORIES:
+        raise bad(f"needs at least 2 and at most {MAX_SUBCATEGORIES} subcategories in 'into', got {len(into)}")
     subs = []
     for i, item in enumerate(into):
-        if not isinstance(item, dict) or set(item) - {"label", "modifier"} or not _text(item.get("label")):
-            raise bad(f"into[{i}] must be an object with a non-empty 'label' and an optional 'modifier'")
+        if not isinstance(item, dict) or "label" not in item or set(item) - {"label", "modifier"}:
+            raise bad(f"into[{i}] must be an object with a 'label' and an optional 'modifier'")
+        label = text(item["label"], f"into[{i}]: the label")
         modifier = item.get("modifier")
-        if modifier is not None and not _text(modifier):
-            raise bad(f"into[{i}]: 'modifier' must be a non-empty string")
-        subs.append(Sub(item["label"], modifier))
-    if len(subs) < 2:
-        raise bad(f"needs at least 2 subcategories in 'into', got {len(subs)}")
+        subs.append(Sub(label, None if modifier is None else text(modifier, f"into[{i}]: the modifier")))
     seen: set[str] = set()
     for s in subs:
         if s.label in seen:
             raise bad(f"subcategory {s.label!r} repeats")
         seen.add(s.label)
-    return SplitSpec(doc["split"], tuple(subs), source)
+    return SplitSpec(split, tuple(subs), source)
 
 
 def load_spec(path: str | Path) -> SplitSpec:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CompileError(f"{path}: cannot read ({e.__class__.__name__})") from None
-    if not text.strip():
-        raise CompileError(f"{path}: is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CompileError(f"{path}: not valid JSON ({e})") from None
-    return parse_spec(doc, str(path))
+    return parse_spec(read_json(path, "spec", MAX_SPEC_BYTES), str(path))
 
 
 def check_against(spec: SplitSpec, labels: Sequence[str], bundle: str) -> int:

@@ -1,4 +1,4 @@
-"""Splice k new rows into a head graph in place of the coarse label c (METHOD.md 5).
+"""Splice k new rows into a head graph in place of the coarse label c (docs/method.md §5).
 
 The current head is kept whole and treated as a black box that produces logits: its output tensor is
 renamed, and a few nodes are appended after it:
@@ -23,6 +23,8 @@ from onnx import helper, numpy_helper
 
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.head import feature_input
+from catsplit.models.onnx_io import cpu_session
+from catsplit.runtime.errors import first_line
 
 MODES = ("flat", "hierarchical")
 
@@ -95,25 +97,24 @@ def spliced_labels(labels: Sequence[str], coarse: int, new: Sequence[str]) -> li
     return [s for i, s in enumerate(labels) if i != coarse] + list(new)
 
 
-def verify_splice(old_path: str, new_path: str, coarse: int, k: int, feature_dim: int,
-                  batch: int = 64, seed: int = 0) -> None:
-    """Refuse a spliced head unless it is valid ONNX, loads in onnxruntime, and every untouched column is
-    bit-identical to the input head's on a random batch of feature vectors (raises CompileError)."""
-    import onnxruntime as ort
-
+def verify_splice(old: str | bytes, new: str | bytes, coarse: int, k: int, feature_dim: int, classes: int,
+                  name: str = "the spliced head", batch: int = 64, seed: int = 0) -> None:
+    """Refuse a spliced head (a file or serialised bytes) unless it is valid ONNX, loads in onnxruntime,
+    gives `classes` logits and every untouched column is bit-identical to the old head's on a random
+    batch of feature vectors. Raises CompileError naming `name`."""
     try:
-        onnx.checker.check_model(new_path, full_check=True)
-        sessions = [ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in (old_path, new_path)]
+        onnx.checker.check_model(onnx.load_from_string(new) if isinstance(new, bytes) else new, full_check=True)
+        sessions = [cpu_session(m) for m in (old, new)]
+        rng = np.random.default_rng(seed)
+        x = (rng.standard_normal((batch, feature_dim)) * rng.uniform(0.1, 10, (batch, 1))).astype(np.float32)
+        z_old, z_new = (s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions)
     except Exception as e:  # checker and onnxruntime raise assorted types; all mean "do not write this"
-        raise CompileError(f"{new_path}: the spliced head does not verify: {e}") from None
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal((batch, feature_dim)) * rng.uniform(0.1, 10, (batch, 1))).astype(np.float32)
-    old, new = (s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions)
-    expected = np.delete(old, coarse, axis=1)
-    if new.shape != (batch, old.shape[1] - 1 + k):
-        raise CompileError(f"{new_path}: spliced head gives {new.shape[1]} logits, expected "
-                           f"{old.shape[1] - 1 + k}")
-    if not np.array_equal(new[:, :expected.shape[1]].view(np.int32), expected.view(np.int32)):
-        raise CompileError(f"{new_path}: untouched logits differ from the input head's")
-    if not np.isfinite(new[:, expected.shape[1]:]).all():
-        raise CompileError(f"{new_path}: the new rows give non-finite logits")
+        raise CompileError(f"{name}: does not verify: {first_line(e)}") from None
+    expected = np.delete(z_old, coarse, axis=1)
+    if z_new.shape != (batch, z_old.shape[1] - 1 + k) or z_new.shape[1] != classes:
+        raise CompileError(f"{name}: gives {z_new.shape[1]} logits after a head of {z_old.shape[1]}; expected "
+                           f"{z_old.shape[1] - 1 + k} = {classes} labels")
+    if not np.array_equal(z_new[:, :expected.shape[1]].view(np.int32), expected.view(np.int32)):
+        raise CompileError(f"{name}: untouched logits differ from the old head's")
+    if not np.isfinite(z_new[:, expected.shape[1]:]).all():
+        raise CompileError(f"{name}: the new rows give non-finite logits")

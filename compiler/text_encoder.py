@@ -10,7 +10,7 @@ A text encoder is a directory:
 `pooling` says how the graph's output becomes one vector per text: "mean" = mean over the tokens the
 attention mask keeps (sentence-transformers' mean pooling, for a [B, T, H] output), "cls" = the first
 token, "none" = the output already is [B, D] (CLIP's projected EOS token). Embeddings are returned
-UNNORMALISED: MA (METHOD.md 3) regresses from the raw vectors; MR normalises them itself.
+UNNORMALISED: MA (docs/method.md §3) regresses from the raw vectors; MR normalises them itself.
 
 Every embedding is cached on disk in one sqlite file per encoder, keyed by the encoder's sha256 and the
 exact text, so repeated compiles of the same bundle do not run the transformer again.
@@ -23,12 +23,16 @@ import os
 import sqlite3
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import onnxruntime as ort
 
 from catsplit.compiler.errors import CompileError
+from catsplit.models.onnx_io import cpu_session
+from catsplit.runtime.errors import CatsplitError, first_line
+from catsplit.runtime.inputs import MIB, read_json
+from catsplit.runtime.output import Kind, OutputError
 
 FORMAT = "catsplit.text_encoder"
 ENCODER_JSON = "encoder.json"
@@ -36,6 +40,21 @@ MODEL = "model.onnx"
 TOKENIZER = "tokenizer.json"
 POOLINGS = ("mean", "cls", "none")
 BUILTIN = ("minilm",)
+
+
+def _encoder_dir_problem(path: Path) -> str | None:
+    """None when folder `path` is an exported text encoder and nothing else (what may be replaced)."""
+    try:
+        spec = read_json(path / ENCODER_JSON, "text encoder description", MIB)
+    except CatsplitError:
+        return f"it has no readable {ENCODER_JSON}"
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        return f"its {ENCODER_JSON} is not a catsplit text encoder's"
+    extra = sorted(set(os.listdir(path)) - {ENCODER_JSON, MODEL, TOKENIZER})
+    return f"it also holds {extra[0]!r}, which is not part of the encoder" if extra else None
+
+
+TEXT_ENCODER_KIND = Kind("catsplit text encoder", True, _encoder_dir_problem)
 
 
 def cache_root() -> Path:
@@ -79,31 +98,45 @@ class EmbeddingCache:
                                  [(t, np.ascontiguousarray(v, np.float32).tobytes()) for t, v in vectors.items()])
 
 
-class TextEncoder:
+class TextEncoder(Protocol):
+    """What MR, MA and the group proposer need of a text encoder phi (docs/method.md): `name` and
+    `sha256` are recorded in each edit (the hash of whatever decides the embeddings), `encode` gives
+    float32 [N, dim] unnormalised embeddings."""
+
+    name: str
+    sha256: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class OnnxTextEncoder:
     """An exported text encoder directory, loaded for inference."""
 
     def __init__(self, path: str | os.PathLike, cache: bool = True):
         self.path = Path(path)
         meta = self.path / ENCODER_JSON
-        try:
-            spec = json.loads(meta.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(meta):
             raise CompileError(f"{meta}: missing (not a text encoder directory; "
-                               "make one with `catsplit text-encoder export`)") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CompileError(f"{meta}: not valid JSON ({e})") from None
+                               "make one with `catsplit text-encoder export`)")
+        spec = read_json(meta, "text encoder description", MIB)
         if not isinstance(spec, dict) or spec.get("format") != FORMAT:
             raise CompileError(f"{meta}: format is not {FORMAT!r}")
         if spec.get("pooling") not in POOLINGS:
             raise CompileError(f"{meta}: pooling must be one of {POOLINGS}, got {spec.get('pooling')!r}")
+        for key in ("dim", "max_length"):
+            if not isinstance(spec.get(key), int) or isinstance(spec[key], bool) or spec[key] < 1:
+                raise CompileError(f"{meta}: {key!r} must be a positive integer")
+        if not isinstance(spec.get("name", ""), str):
+            raise CompileError(f"{meta}: 'name' must be a string")
         for f in (MODEL, TOKENIZER):
             if not (self.path / f).is_file():
                 raise CompileError(f"{self.path / f}: missing")
         self.spec = spec
         self.name: str = spec.get("name") or self.path.name
-        self.dim: int = int(spec["dim"])
+        self.dim: int = spec["dim"]
         self.pooling: str = spec["pooling"]
-        self.max_length: int = int(spec["max_length"])
+        self.max_length: int = spec["max_length"]
         self._use_cache = cache
 
     @cached_property
@@ -116,14 +149,20 @@ class TextEncoder:
     def _tokenizer(self):
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(str(self.path / TOKENIZER))
-        tok.enable_truncation(self.max_length)
-        tok.enable_padding(pad_id=int(self.spec.get("pad_id", 0)))  # to the longest text of the batch
+        try:
+            tok = Tokenizer.from_file(str(self.path / TOKENIZER))
+            tok.enable_truncation(self.max_length)
+            tok.enable_padding(pad_id=int(self.spec.get("pad_id", 0)))  # to the longest text of the batch
+        except Exception as e:  # tokenizers raises its own exception types for a bad file
+            raise CompileError(f"{self.path / TOKENIZER}: not a usable tokenizer ({first_line(e)})") from None
         return tok
 
     @cached_property
     def _session(self) -> ort.InferenceSession:
-        return ort.InferenceSession(str(self.path / MODEL), providers=["CPUExecutionProvider"])
+        try:
+            return cpu_session(self.path / MODEL)
+        except Exception as e:  # onnxruntime's Fail, InvalidProtobuf, ...
+            raise CompileError(f"{self.path / MODEL}: onnxruntime cannot load it ({first_line(e)})") from None
 
     @cached_property
     def _cache(self) -> EmbeddingCache:
@@ -155,10 +194,13 @@ class TextEncoder:
             arrays = {"input_ids": np.array([e.ids for e in encs], np.int64),
                       "attention_mask": np.array([e.attention_mask for e in encs], np.int64),
                       "token_type_ids": np.array([e.type_ids for e in encs], np.int64)}
+            unknown = [k for k in feeds if k not in arrays]
+            if unknown:
+                raise CompileError(f"{self.path / MODEL}: unsupported graph input {unknown[0]!r}")
             try:
                 y = self._session.run(None, {k: arrays[k] for k in feeds})[0]
-            except KeyError as e:
-                raise CompileError(f"{self.path / MODEL}: unsupported graph input {e}") from None
+            except Exception as e:  # onnxruntime's Fail, InvalidArgument, ...
+                raise CompileError(f"{self.path / MODEL}: onnxruntime cannot run it ({first_line(e)})") from None
             out[idx] = pool(y, arrays["attention_mask"], self.pooling)
         return out
 
@@ -192,16 +234,20 @@ def minilm_dir() -> Path:
     if not (out / ENCODER_JSON).is_file():
         from catsplit.compiler.text_export import export_text_encoder
 
-        export_text_encoder(src, out, kind="bert", name="minilm", note="first use of the built-in `minilm`")
+        try:
+            export_text_encoder(src, out, kind="bert", name="minilm", note="first use of the built-in `minilm`")
+        except OutputError:
+            if not (out / ENCODER_JSON).is_file():  # else a concurrent first use exported it first
+                raise
     return out
 
 
-def load_text_encoder(name_or_dir: str | os.PathLike = "minilm", cache: bool = True) -> TextEncoder:
+def load_text_encoder(name_or_dir: str | os.PathLike = "minilm", cache: bool = True) -> OnnxTextEncoder:
     """A built-in encoder by name (`minilm`) or an exported encoder directory."""
     if str(name_or_dir) == "minilm":
-        return TextEncoder(minilm_dir(), cache=cache)
+        return OnnxTextEncoder(minilm_dir(), cache=cache)
     path = Path(name_or_dir)
     if not path.is_dir():
         raise CompileError(f"{path}: no such text encoder (built in: {', '.join(BUILTIN)}; "
                            "or a directory made by `catsplit text-encoder export`)")
-    return TextEncoder(path, cache=cache)
+    return OnnxTextEncoder(path, cache=cache)

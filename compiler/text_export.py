@@ -17,15 +17,14 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.text_encoder import ENCODER_JSON, FORMAT, MODEL, TOKENIZER, TextEncoder
+from catsplit.compiler.text_encoder import ENCODER_JSON, FORMAT, MODEL, TEXT_ENCODER_KIND, TOKENIZER, OnnxTextEncoder
+from catsplit.runtime.output import check_output, staged_output
 
 KINDS = ("auto", "bert", "clip")
 CLIP_TYPES = ("clip", "clip_text_model")
@@ -94,7 +93,7 @@ def _load(src: Path, kind: str):
 
 
 def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: str = "auto",
-                        name: str | None = None, force: bool = False, note: str | None = None) -> TextEncoder:
+                        name: str | None = None, force: bool = False, note: str | None = None) -> OnnxTextEncoder:
     """Export checkpoint `src` to the text encoder directory `out` (written atomically)."""
     import torch
     import transformers
@@ -107,8 +106,7 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
         raise CompileError(f"{src}: kind must be one of {KINDS}, got {kind!r}")
     if not src.is_dir():
         raise CompileError(f"{src}: not a directory")
-    if out.exists() and not force:
-        raise CompileError(f"{out}: already exists (use --force to replace it)")
+    check_output(out, TEXT_ENCODER_KIND, force)
     kind = detect_kind(src) if kind == "auto" else kind
     t0 = time.perf_counter()
     print(f"catsplit: exporting text encoder {src} ({kind}) to ONNX"
@@ -135,29 +133,16 @@ def export_text_encoder(src: str | os.PathLike, out: str | os.PathLike, kind: st
         warnings.simplefilter("ignore")  # tracer notes about the checkpoint's code; the tests check the graph
         program = torch.onnx.export(wrapper, args, input_names=names, output_names=[output],
                                     dynamic_shapes=shapes, dynamo=True, opset_version=18)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        save_onnx(program.model_proto, tmp / MODEL)
+    with staged_output(out, TEXT_ENCODER_KIND, force) as stage:
+        save_onnx(program.model_proto, stage.path / MODEL)
         backend = tokenizer.backend_tokenizer
         backend.no_padding()
         backend.no_truncation()
-        backend.save(str(tmp / TOKENIZER))
+        backend.save(str(stage.path / TOKENIZER))
         spec = {"format": FORMAT, "name": name or src.name, "kind": kind, "dim": int(dim),
                 "pooling": pooling, "output": output, "max_length": max_length,
                 "pad_id": int(tokenizer.pad_token_id or 0), "normalize": False,
                 "source": {"path": str(src.resolve()), "model_type": config.model_type}}
-        (tmp / ENCODER_JSON).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        if out.exists():  # force
-            shutil.rmtree(out)
-        try:
-            os.rename(tmp, out)
-        except OSError:
-            if not (out / ENCODER_JSON).is_file():  # not a concurrent export of the same encoder
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (stage.path / ENCODER_JSON).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     print(f"catsplit: text encoder written to {out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return TextEncoder(out)
+    return OnnxTextEncoder(out)

@@ -1,7 +1,9 @@
-"""`catsplit import` and `catsplit export`: thin shells over `import_onnx` and `export_bundle`.
+"""`catsplit import`, `export` and `quantize`: thin shells over `import_onnx`, `export_bundle` and
+`quantize_bundle`.
 
 Bad input is one line on stderr, `catsplit: error: <file>: <problem>`, exit status 2, and nothing
-written (both library functions assemble the bundle beside OUT and rename it into place at the end).
+written (the library functions write through runtime/output.py: assembled beside OUT, published in
+one rename, and `--force` replaces only a bundle).
 """
 from __future__ import annotations
 
@@ -9,32 +11,16 @@ import contextlib
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Callable, Iterator
 
 import click
 
-from catsplit.runtime.bundle import Bundle, BundleError, Preprocess
+from catsplit.runtime.bundle import Bundle, Preprocess, label_problem
 from catsplit.runtime.cli import one_line_errors
+from catsplit.runtime.errors import InputError
+from catsplit.runtime.inputs import MIB, parse_json, read_text
 
 _HELP = {"help_option_names": ["-h", "--help"]}
-
-
-class _Fail(Exception):
-    """A bad argument; the message already names the file."""
-
-
-def _expected() -> tuple[type[Exception], ...]:
-    """The bundle makers' own errors: their messages already name the file and the problem."""
-    from catsplit.models.export import ExportError
-    from catsplit.models.importer import OnnxImportError
-    from catsplit.models.quantize import QuantizeError
-    from catsplit.models.registry import RegistryError
-
-    return _Fail, BundleError, OnnxImportError, ExportError, RegistryError, QuantizeError
-
-
-_one_line_errors = one_line_errors(_expected)
 
 
 @contextlib.contextmanager
@@ -49,36 +35,44 @@ def _steps_bar(desc: str, steps: list[str]) -> Iterator[Callable[[str], None]]:
         yield progress
 
 
+MAX_LABELS_FILE = 16 * MIB
+
+
 def read_labels(path: str) -> list[str]:
-    """One label per line; blank lines and surrounding spaces are ignored; labels must be unique."""
-    try:
-        labels = [s.strip() for s in Path(path).read_text(encoding="utf-8").splitlines() if s.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        raise _Fail(f"{path}: cannot read labels ({getattr(e, 'strerror', None) or e})") from None
+    """One label per line; blank lines and surrounding spaces are ignored; labels must be unique and
+    pass the bundle's label rule (no control characters, at most MAX_TEXT characters)."""
+    text = read_text(path, "labels file", MAX_LABELS_FILE)
+    labels = []
+    for n, line in enumerate(text.split("\n"), 1):
+        label = line.strip(" \t\r")
+        if not label:
+            continue
+        problem = label_problem(label)
+        if problem is not None:
+            raise InputError(f"{path}: line {n}: the label {label[:80]!r} {problem}")
+        labels.append(label)
     if not labels:
-        raise _Fail(f"{path}: no labels")
+        raise InputError(f"{path}: no labels")
     repeated = sorted({s for s in labels if labels.count(s) > 1})
     if repeated:
-        raise _Fail(f"{path}: labels repeat: {', '.join(repeated)}")
+        raise InputError(f"{path}: labels repeat: {', '.join(repeated)}")
     return labels
 
 
 def read_preprocess(value: str, base: Preprocess | None = None) -> Preprocess:
     """--preprocess: inline JSON object or a JSON file; its fields override `base` (when there is one)."""
-    text, where = value, "--preprocess"
-    if not value.lstrip().startswith("{"):
+    where = "--preprocess"
+    if value.lstrip().startswith("{"):
+        doc = parse_json(value, where)
+    else:
         where = value
-        try:
-            text = Path(value).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise _Fail(f"{value}: cannot read --preprocess ({getattr(e, 'strerror', None) or e})") from None
+        doc = parse_json(read_text(value, "preprocessing file", MIB), value)
     try:
-        doc = json.loads(text)
         if not isinstance(doc, dict):
             raise ValueError("not a JSON object")
         return Preprocess.from_dict({**(base.to_dict() if base else {}), **doc})
     except (ValueError, TypeError) as e:
-        raise _Fail(f"{where}: bad preprocessing ({e})") from None
+        raise InputError(f"{where}: bad preprocessing ({e})") from None
 
 
 def _report(bundle: Bundle, as_json: bool, what: str) -> None:
@@ -97,9 +91,9 @@ def _report(bundle: Bundle, as_json: bool, what: str) -> None:
 @click.option("--preprocess", help="JSON object (inline or a file) with Preprocess fields: num_frames, crop, "
               "resize, mean, std, layout (NCTHW|NTCHW), sampling (uniform|stride), stride. Fields not given "
               "come from the defaults below.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the written bundle.json (plus its path) as JSON.")
-@_one_line_errors
+@one_line_errors
 def import_cmd(model: str, labels_file: str, out: str, preprocess: str | None, force: bool, as_json: bool) -> None:
     """Cut the ONNX video classifier MODEL into a bundle (backbone + canonical linear head).
 
@@ -113,14 +107,11 @@ def import_cmd(model: str, labels_file: str, out: str, preprocess: str | None, f
     mean/std); its fields override these defaults.
     """
     from catsplit.models.importer import OnnxImportError, default_preprocess, import_onnx
-    from catsplit.models.onnx_io import OnnxFileError, load_onnx
-    from catsplit.runtime.onnx_guard import OnnxGuardError
+    from catsplit.models.onnx_io import load_onnx
 
     labels = read_labels(labels_file)
     try:
         base = default_preprocess(load_onnx(model), model)
-    except (OnnxFileError, OnnxGuardError) as e:
-        raise _Fail(str(e)) from None
     except OnnxImportError:
         if preprocess is None:
             raise
@@ -140,9 +131,9 @@ def import_cmd(model: str, labels_file: str, out: str, preprocess: str | None, f
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
 @click.option("--preprocess", help="JSON object (inline or a file) with Preprocess fields; overrides the "
               "model's defaults, required when it has none.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the written bundle.json (plus its path) as JSON.")
-@_one_line_errors
+@one_line_errors
 def export_cmd(name: str, weights: str | None, labels_file: str, out: str, preprocess: str | None, force: bool,
                as_json: bool) -> None:
     """Export a PyTorch model of ours straight to a bundle (TorchScript exporter, dynamic batch).
@@ -157,7 +148,7 @@ def export_cmd(name: str, weights: str | None, labels_file: str, out: str, prepr
     factory = resolve(name)
     backbone, head, default = factory(len(labels), weights)
     if preprocess is None and default is None:
-        raise _Fail(f"{name}: the model has no default preprocessing; give --preprocess")
+        raise InputError(f"{name}: the model has no default preprocessing; give --preprocess")
     pre = read_preprocess(preprocess, default) if preprocess is not None else default
     bundle = export_bundle(backbone, head, labels, pre, out, force=force,
                            provenance={"model": name, "weights": os.path.basename(weights) if weights else None})
@@ -173,9 +164,9 @@ def export_cmd(name: str, weights: str | None, labels_file: str, out: str, prepr
               "fp16: half-precision backbone for the CUDA provider.")
 @click.option("--calib", type=click.Path(exists=True), help="Folder of videos, or a CSV listing them (first "
               "column, relative to the CSV): calibration clips for static, agreement check for every mode.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the written bundle.json (plus its path) as JSON.")
-@_one_line_errors
+@one_line_errors
 def quantize_cmd(bundle: str, out: str, mode: str, calib: str | None, force: bool, as_json: bool) -> None:
     """Write OUT: BUNDLE with an int8 (dynamic/static) or fp16 backbone; the head stays float32.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from torch import nn
 
 from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import cpu_session, default_opset, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, write_bundle
+from catsplit.runtime.bundle import BACKBONE, BUNDLE_KIND, HEAD, Bundle, Preprocess, check_labels, fill_bundle
+from catsplit.runtime.output import check_output, staged_output
 from catsplit.runtime.errors import CatsplitError
 
 
@@ -51,8 +51,8 @@ def export_bundle(backbone: nn.Module, head: nn.Linear, labels: list[str], prepr
     the torch modules' logits within 1e-4 before anything is written.
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise BundleError(f"{out}: already exists (use --force to replace it)")
+    check_labels(labels, out)
+    check_output(out, BUNDLE_KIND, force)
     if not isinstance(head, nn.Linear):
         raise ExportError(f"{out}: the head must be an nn.Linear, got {type(head).__name__}")
     if head.out_features != len(labels):
@@ -70,9 +70,8 @@ def export_bundle(backbone: nn.Module, head: nn.Linear, labels: list[str], prepr
         model = _backbone_onnx(backbone, x)
     w = head.weight.detach().numpy()
     b = head.bias.detach().numpy() if head.bias is not None else np.zeros(head.out_features, np.float32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.export.", dir=out.parent) as tmp:
-        files = {BACKBONE: Path(tmp) / BACKBONE, HEAD: Path(tmp) / HEAD}
+    with staged_output(out, BUNDLE_KIND, force) as stage:
+        files = {BACKBONE: stage.scratch / BACKBONE, HEAD: stage.scratch / HEAD}
         save_onnx(model, files[BACKBONE])
         save_onnx(make_head(w, b), files[HEAD])
         got = _run(files[HEAD], _run(files[BACKBONE], x.numpy()))
@@ -87,4 +86,4 @@ def export_bundle(backbone: nn.Module, head: nn.Linear, labels: list[str], prepr
                   **(provenance or {})}
         bundle = Bundle(path=out, labels=list(labels), feature_dim=head.in_features, preprocess=preprocess,
                         files={}, groups=groups, modifiers=dict(modifiers or {}), provenance=record)
-        return write_bundle(bundle, out, files, force=force)
+        return fill_bundle(bundle, stage, files)

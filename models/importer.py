@@ -22,7 +22,6 @@ against the original model on random inputs (max abs diff <= 1e-4) before the bu
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,9 +32,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from catsplit.models.head import FEATURES, VERIFY_ATOL, VERIFY_BATCH, make_head
 from catsplit.models.onnx_io import OnnxFileError, cpu_session, default_opset, load_onnx, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, Preprocess, sha256_file, write_bundle
+from catsplit.runtime.bundle import BACKBONE, BUNDLE_KIND, HEAD, Bundle, Preprocess, check_labels, fill_bundle, sha256_file
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError
+from catsplit.runtime.output import check_output, staged_output
 
 _PASS_THROUGH = {"Identity", "Flatten", "Reshape", "Squeeze", "Dropout"}
 _NORMALISERS = {"Softmax": "probabilities", "LogSoftmax": "log-probabilities"}
@@ -358,13 +358,14 @@ def default_preprocess(model: onnx.ModelProto, source: str) -> Preprocess:
     ints = dims[1:]
     if len(ints) != 4 or not all(isinstance(v, int) for v in ints):
         raise OnnxImportError(f"{source}: input shape {dims} is not a static video [B, C, T, H, W] or "
-                              "[B, T, C, H, W]; give --preprocess")
+                              "[B, T, C, H, W]; give `preprocess`", params=("preprocess",))
     c_first, t_first = ints[0] == 3, ints[1] == 3
     if c_first == t_first:
-        raise OnnxImportError(f"{source}: cannot tell the channel axis of input shape {dims}; give --preprocess")
+        raise OnnxImportError(f"{source}: cannot tell the channel axis of input shape {dims}; give `preprocess`",
+                              params=("preprocess",))
     frames, h, w = (ints[1] if c_first else ints[0]), ints[2], ints[3]
     if h != w:
-        raise OnnxImportError(f"{source}: input crop {h}x{w} is not square; give --preprocess")
+        raise OnnxImportError(f"{source}: input crop {h}x{w} is not square; give `preprocess`", params=("preprocess",))
     return Preprocess(num_frames=frames, crop=h, resize=round(h / 0.875), layout="NCTHW" if c_first else "NTCHW")
 
 
@@ -373,12 +374,13 @@ def import_onnx(model_path: str | os.PathLike, labels: list[str], out: str | os.
                 force: bool = False, progress: Callable[[str], None] | None = None) -> Bundle:
     """Cut the ONNX classifier at `model_path` into a bundle at `out`, verified before it is written.
 
-    Raises OnnxImportError (or BundleError for `out`) with a one-line reason; nothing is written then.
+    Raises OnnxImportError (or another CatsplitError for the labels or `out`) with a one-line reason;
+    nothing is written then.
     """
     step = progress or (lambda _: None)
     source, out = Path(model_path), Path(out)
-    if out.exists() and not force:
-        raise BundleError(f"{out}: already exists (use --force to replace it)")
+    check_labels(labels, out)
+    check_output(out, BUNDLE_KIND, force)
     step("load")
     try:
         model = load_onnx(source)
@@ -399,9 +401,8 @@ def import_onnx(model_path: str | os.PathLike, labels: list[str], out: str | os.
     backbone = cut_backbone(model, head, str(source))
     del model
     fixed_batch = dims[0] if isinstance(dims[0], int) and dims[0] > 0 else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.import.", dir=out.parent) as tmp:
-        files = {BACKBONE: Path(tmp) / BACKBONE, HEAD: Path(tmp) / HEAD}
+    with staged_output(out, BUNDLE_KIND, force) as stage:
+        files = {BACKBONE: stage.scratch / BACKBONE, HEAD: stage.scratch / HEAD}
         try:
             save_onnx(backbone, files[BACKBONE])
         except OnnxFileError as e:
@@ -429,4 +430,4 @@ def import_onnx(model_path: str | os.PathLike, labels: list[str], out: str | os.
         step("write")
         bundle = Bundle(path=out, labels=list(labels), feature_dim=dim, preprocess=preprocess, files={},
                         provenance=provenance)
-        return write_bundle(bundle, out, files, force=force)
+        return fill_bundle(bundle, stage, files)

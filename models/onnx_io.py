@@ -37,22 +37,27 @@ def default_opset(model: onnx.ModelProto) -> int:
     return next((op.version for op in model.opset_import if op.domain in ("", "ai.onnx")), 1)
 
 
-def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
-    """Write `model` to `path` as one self-contained file that every supported onnxruntime loads.
+def onnx_bytes(model: onnx.ModelProto, name: str | os.PathLike) -> bytes:
+    """`model` serialised as one self-contained file that every supported onnxruntime (1.20 up) loads (`name` is for errors).
 
     The model is modified in place: IR version capped at MAX_IR_VERSION, external tensors inlined.
     """
-    path = Path(path)
     for op in model.opset_import:
         if op.domain in ("", "ai.onnx") and op.version > MAX_OPSET:
-            raise OnnxFileError(f"{path}: opset {op.version} is newer than the runtime's oldest onnxruntime "
+            raise OnnxFileError(f"{name}: opset {op.version} is newer than the runtime's oldest onnxruntime "
                                 f"(1.20) runs (max {MAX_OPSET})")
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     convert_model_from_external_data(model)  # data must already be loaded (onnx.load does that)
     size = model.ByteSize()
     if size > _PROTOBUF_LIMIT:
-        raise OnnxFileError(f"{path}: model is {size / 2**30:.1f} GiB, over protobuf's 2 GiB single-file limit")
-    path.write_bytes(model.SerializeToString())
+        raise OnnxFileError(f"{name}: model is {size / 2**30:.1f} GiB, over protobuf's 2 GiB single-file limit")
+    return model.SerializeToString()
+
+
+def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
+    """Write `model` to `path` as `onnx_bytes` makes it."""
+    path = Path(path)
+    path.write_bytes(onnx_bytes(model, path))
     return path
 
 
@@ -68,9 +73,12 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
         raise OnnxFileError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
 
 
-def cpu_session(path: str | os.PathLike) -> ort.InferenceSession:
-    """A quiet onnxruntime CPU session, for checking a model just written against its source (the
-    runtime builds its own sessions; this one only verifies, so every run is comparable on CPU)."""
+def cpu_session(model: str | os.PathLike | bytes) -> ort.InferenceSession:
+    """A quiet onnxruntime CPU session (a path or serialised bytes), for checking a model just written
+    against its source and for the compiler's own small graphs (the runtime builds its own sessions).
+    Silent below FATAL: a model onnxruntime refuses raises, and the caller's one error line says so;
+    onnxruntime's own log line must not come first."""
     so = ort.SessionOptions()
-    so.log_severity_level = 3  # shape-inference warnings are noise for a check
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    so.log_severity_level = 4
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), so,
+                                providers=["CPUExecutionProvider"])

@@ -18,8 +18,8 @@ bundle.json's provenance, next to the mode and the source backbone's sha256.
 from __future__ import annotations
 
 import csv
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -27,7 +27,9 @@ import numpy as np
 import onnx
 
 from catsplit.models.onnx_io import cpu_session, load_onnx, save_onnx
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, BundleError, load_bundle, write_bundle
+from catsplit.runtime.bundle import BACKBONE, BUNDLE_KIND, HEAD, Bundle, fill_bundle, load_bundle
+from catsplit.runtime.inputs import MIB, read_text
+from catsplit.runtime.output import check_output, staged_output
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.video import VideoError, load_views
 
@@ -42,6 +44,7 @@ QUANTIZED_OPS = {"dynamic": ["MatMul", "Gemm"], "static": ["Conv", "MatMul", "Ge
 # float, measured), and the first layer is also where quantisation costs the most accuracy.
 MIN_INT8_CONV_CHANNELS = 8
 RANDOM_CHECK_CLIPS = 8
+MAX_CALIB_CSV_BYTES = 16 * MIB
 
 
 class QuantizeError(CatsplitError, ValueError):
@@ -54,10 +57,16 @@ def calibration_videos(source: str | os.PathLike) -> list[Path]:
     if source.is_dir():
         videos = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     elif source.is_file() and source.suffix.lower() == ".csv":
-        with source.open(newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.reader(f) if r and r[0].strip()]
+        text = read_text(source, "calibration CSV", MAX_CALIB_CSV_BYTES)
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and r[0].strip()]
+        except csv.Error as e:
+            raise QuantizeError(f"{source}: not a valid CSV ({e})") from None
         if rows and not (source.parent / rows[0][0]).is_file() and rows[0][0].strip().lower() in ("video", "path"):
             rows = rows[1:]  # a header row
+        for n, r in enumerate(rows, 1):
+            if "\0" in r[0]:
+                raise QuantizeError(f"{source}: row {n}: a video path cannot hold a null byte")
         videos = [source.parent / r[0].strip() for r in rows]
     else:
         raise QuantizeError(f"{source}: calibration input must be a folder of videos or a .csv listing them")
@@ -162,22 +171,20 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
         raise QuantizeError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
     src = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     out = Path(out)
-    if out.exists() and not force:
-        raise BundleError(f"{out}: already exists (use --force to replace it)")
+    check_output(out, BUNDLE_KIND, force)
     if src.provenance.get("precision", "fp32") != "fp32":
         raise QuantizeError(f"{src.path / 'bundle.json'}: already {src.provenance['precision']}; "
                             "quantise the float32 bundle it came from")
     if mode == "static" and calib is None:
-        raise QuantizeError(f"{src.path}: static quantisation needs calibration clips (--calib DIR_OR_CSV)")
+        raise QuantizeError(f"{src.path}: static quantisation needs calibration clips (`calib`)", params=("calib",))
     step("calibration clips")
     if calib is not None:
         views = calibration_views(calib, src)
     else:
         rng = np.random.default_rng(0)
         views = rng.standard_normal((RANDOM_CHECK_CLIPS, *src.preprocess.input_shape(1)[1:])).astype(np.float32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.quantize.", dir=out.parent) as tmp:
-        tmp = Path(tmp)
+    with staged_output(out, BUNDLE_KIND, force) as stage:
+        tmp = stage.scratch
         backbone = tmp / BACKBONE
         step(f"{mode} backbone")
         try:
@@ -189,9 +196,10 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
         except Exception as e:  # onnxruntime.quantization raises many types for graphs it cannot handle
             raise QuantizeError(f"{src.backbone_path}: {mode} conversion failed ({first_line(e)})") from None
         if mode != "fp16" and not _int8_ops(backbone):
-            takes = {"dynamic": "MatMul and Gemm; try --mode static",
+            takes = {"dynamic": "MatMul and Gemm; try `mode` static",
                      "static": f"Conv on >= {MIN_INT8_CONV_CHANNELS} input channels, MatMul and Gemm"}[mode]
-            raise QuantizeError(f"{src.backbone_path}: {mode} mode found nothing to quantise (it takes {takes})")
+            raise QuantizeError(f"{src.backbone_path}: {mode} mode found nothing to quantise (it takes {takes})",
+                                params=("mode",))
         step("agreement check")
         check = {"clips": len(views), "inputs": str(calib) if calib is not None else "random normal"}
         try:
@@ -210,4 +218,4 @@ def quantize_bundle(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, 
                                               else "uint8 per tensor, on the fly")
         meta = Bundle(**{**src.__dict__, "path": out, "files": {}, "provenance": provenance})
         step("write")
-        return write_bundle(meta, out, {BACKBONE: backbone, HEAD: src.head_path}, force=force)
+        return fill_bundle(meta, stage, {BACKBONE: backbone, HEAD: src.head_path})

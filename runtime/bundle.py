@@ -15,12 +15,12 @@ import math
 import os
 import shutil
 import stat
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from catsplit.runtime.errors import CatsplitError, first_line
+from catsplit.runtime.errors import CatsplitError, first_line, printable, unsafe_char
+from catsplit.runtime.output import Kind, Staging, staged_output
 from catsplit.runtime.paths import PathProblem, os_problem, regular_file
 
 SCHEMA = "catsplit.bundle"
@@ -32,6 +32,7 @@ LAYOUTS = ("NCTHW", "NTCHW")
 SAMPLINGS = ("uniform", "stride")
 # Far above any video model's input, low enough that a tampered bundle.json cannot ask for absurd arrays.
 MAX_FRAMES, MAX_SIDE = 1024, 4096
+MAX_TEXT = 256  # characters in a label, group name or modifier text (the longest of the 174 SSv2 labels has 98)
 
 
 class BundleError(CatsplitError):
@@ -176,6 +177,8 @@ def _parse(path: Path, doc: Any) -> Bundle:
     if groups is not None:
         _require(isinstance(groups, dict) and all(isinstance(v, list) for v in groups.values()), meta,
                  "groups must map a group name to a list of labels")
+    _require(isinstance(doc.get("modifiers") or {}, dict), meta, "modifiers must map a label to a modifier text")
+    _require(isinstance(doc.get("edits") or [], list), meta, "edits must be a list of edit records")
     return Bundle(path=path, labels=labels, feature_dim=doc["feature_dim"], preprocess=pre,
                   files=dict(files), groups=groups, modifiers=dict(doc.get("modifiers") or {}),
                   edits=list(doc.get("edits") or []), provenance=dict(doc.get("provenance") or {}))
@@ -253,43 +256,97 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     return bundle
 
 
+# -- writing ---------------------------------------------------------------------------------------
+def label_problem(text: object) -> str | None:
+    """Why `text` cannot be a label, group name or modifier text, else None: it must be a non-empty
+    string without surrounding spaces, at most MAX_TEXT characters, with nothing unsafe to print."""
+    if not isinstance(text, str) or not text:
+        return "must be a non-empty string"
+    if text.strip() != text:
+        return "has surrounding spaces"
+    if len(text) > MAX_TEXT:
+        return f"is {len(text)} characters long (at most {MAX_TEXT})"
+    ch = unsafe_char(text)
+    if ch is not None:
+        return f"contains the control character {printable(ch)} (it would rewrite a terminal when printed)"
+    return None
+
+
+def check_labels(labels: Sequence[str], where: str | os.PathLike) -> None:
+    """Refuse a label list a bundle cannot have (empty, repeated, or a label `label_problem` refuses)."""
+    if not labels:
+        raise BundleError(f"{where}: no labels")
+    for y in labels:
+        problem = label_problem(y)
+        if problem is not None:
+            raise BundleError(f"{where}: the label {str(y)[:80]!r} {problem}")
+    if len(set(labels)) != len(labels):
+        raise BundleError(f"{where}: labels repeat")
+
+
+def _check_texts(bundle: Bundle, out: str | os.PathLike) -> None:
+    check_labels(bundle.labels, out)
+    texts = [("group", name) for name in bundle.groups or {}]
+    texts += [("group member", y) for ys in (bundle.groups or {}).values() for y in ys]
+    texts += [("modifier", m) for m in bundle.modifiers.values()]
+    texts += [("modifier's label", y) for y in bundle.modifiers]
+    for what, text in texts:
+        problem = label_problem(text)
+        if problem is not None:
+            raise BundleError(f"{out}: the {what} {str(text)[:80]!r} {problem}")
+
+
+def bundle_problem(path: Path) -> str | None:
+    """None when folder `path` holds a catsplit bundle and nothing else, else what it is instead:
+    the one test for what replacing an output may delete."""
+    meta = path / BUNDLE_JSON
+    if not meta.is_file() or meta.is_symlink():
+        return f"it has no {BUNDLE_JSON}"
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return f"its {BUNDLE_JSON} is not readable JSON"
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("files"), dict):
+        return f"its {BUNDLE_JSON} is not a catsplit bundle's"
+    listed = {BUNDLE_JSON, *doc["files"]}
+    folders = {p.as_posix() for rel in listed for p in Path(rel).parents if p != Path(".")}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            rel = (Path(root) / name).relative_to(path).as_posix()
+            is_folder = name in dirs and not (Path(root) / name).is_symlink()
+            if rel not in (folders if is_folder else listed):
+                return f"it also holds {rel!r}, which is not part of the bundle"
+    return None
+
+
+BUNDLE_KIND = Kind("catsplit bundle", True, bundle_problem)
+
+
+def fill_bundle(bundle: Bundle, stage: Staging, sources: Mapping[str, str | os.PathLike | bytes]) -> Bundle:
+    """Assemble `bundle` in a staging folder: each of `sources` (bundle-relative name -> source file,
+    hard-linked when possible, else copied, or bytes), then bundle.json with recomputed checksums."""
+    _check_texts(bundle, stage.out)
+    files = {}
+    for rel, src in sources.items():
+        dst = _inside(stage.path, rel)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, (bytes, bytearray)):
+            dst.write_bytes(src)
+        else:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+        files[rel] = sha256_file(dst)
+    written = Bundle(**{**bundle.__dict__, "path": stage.out, "files": files})
+    (stage.path / BUNDLE_JSON).write_text(json.dumps(written.to_json(), indent=2) + "\n", encoding="utf-8")
+    return written
+
+
 def write_bundle(bundle: Bundle, out: str | os.PathLike, sources: Mapping[str, str | os.PathLike | bytes],
                  force: bool = False) -> Bundle:
-    """Write `bundle` to `out` atomically.
-
-    `sources` maps each bundle-relative file name to a source path (hard-linked when possible, else
-    copied) or to bytes. The new directory is assembled beside `out` and renamed into place only when
-    complete, so a failure never leaves a half-written bundle. The checksums are recomputed here.
-    """
-    out = Path(out)
-    if out.exists() and not force:
-        raise BundleError(f"{out}: already exists (use --force to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        files = {}
-        for rel, src in sources.items():
-            dst = _inside(tmp, rel)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(src, (bytes, bytearray)):
-                dst.write_bytes(src)
-            else:
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copyfile(src, dst)
-            files[rel] = sha256_file(dst)
-        written = Bundle(**{**bundle.__dict__, "path": out, "files": files})
-        (tmp / BUNDLE_JSON).write_text(json.dumps(written.to_json(), indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return written
+    """Write `bundle` to `out` atomically (runtime/output.py: refused unless `out` is new, or `force`
+    and `out` is a bundle; published in one rename). See `fill_bundle` for `sources`."""
+    _check_texts(bundle, out)
+    with staged_output(out, BUNDLE_KIND, force) as stage:
+        return fill_bundle(bundle, stage, sources)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from catsplit.runtime.errors import first_line
+from catsplit.runtime.errors import CatsplitError, first_line, printable
 from catsplit.runtime.stream.cli import run_streams, stream_options
 
 # name -> (module, attribute, extra that installs it)
@@ -40,34 +40,51 @@ EXIT_VIDEO, EXIT_USAGE = 1, 2
 
 
 def error_line(message: str) -> None:
-    click.echo(f"catsplit: error: {message}", err=True)
+    """The one error line: `catsplit: error: <message>`, unsafe characters escaped (runtime/errors.py),
+    so a name holding a newline or a terminal escape can neither forge a second line nor rewrite one."""
+    click.echo(f"catsplit: error: {printable(message)}", err=True)
 
 
-def one_line_errors(expected: Callable[[], tuple[type[Exception], ...]]) -> Callable[[Callable], Callable]:
+def describe(e: CatsplitError, command: click.Command | None = None) -> str:
+    """A library error as a command reports it: each parameter it names (`force`) becomes the flag that
+    sets it (--force), so library text never has to know the command line."""
+    text = str(e)
+    for param in command.params if command is not None else ():
+        if param.name in e.params and isinstance(param, click.Option):
+            text = text.replace(f"`{param.name}`", max(param.opts, key=len))
+    return text
+
+
+def one_line_errors(fn: Callable) -> Callable:
     """Decorate a command callback so that no user ever sees a traceback.
 
-    The library's own errors (`expected()`, called only when something failed so that a command module
-    stays cheap to import for `catsplit --help`) already name the file and the problem and become that
-    one line; anything else becomes `unexpected <type>: <first line>` (CATSPLIT_DEBUG=1 re-raises it).
-    Either way the exit status is 2. click's own exceptions pass through to `OneLineErrors`.
+    A `CatsplitError` already names the file and the problem and becomes that one line; anything else
+    becomes `<first argument>: unexpected <type>: <first line>` (CATSPLIT_DEBUG=1 re-raises it). Either
+    way the exit status is 2. click's own exceptions pass through to `OneLineErrors`.
     """
-    def decorate(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except (click.ClickException, click.exceptions.Exit, click.Abort):
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except CatsplitError as e:
+            ctx = click.get_current_context(silent=True)
+            error_line(describe(e, ctx.command if ctx else None))
+        except Exception as e:
+            if os.environ.get("CATSPLIT_DEBUG"):
                 raise
-            except Exception as e:
-                if isinstance(e, expected()):
-                    error_line(str(e))
-                elif os.environ.get("CATSPLIT_DEBUG"):
-                    raise
-                else:
-                    error_line(f"unexpected {type(e).__name__}: {first_line(e)}")
-                sys.exit(EXIT_USAGE)
-        return wrapper
-    return decorate
+            error_line(f"{_subject(kwargs)}unexpected {type(e).__name__}: {first_line(e)}")
+        sys.exit(EXIT_USAGE)
+    return wrapper
+
+
+def _subject(kwargs: dict) -> str:
+    """`<input>: ` for an unexpected error: the command's first argument, which names its input."""
+    ctx = click.get_current_context(silent=True)
+    first = next((p.name for p in ctx.command.params if isinstance(p, click.Argument)), None) if ctx else None
+    value = kwargs.get(first) if first else None
+    return f"{value}: " if isinstance(value, str) else ""
 
 
 class OneLineErrors:
@@ -142,11 +159,11 @@ def _parse_views(value: str) -> tuple[int, int]:
 
 def _print_table(pred: Any) -> None:
     t = pred.timings_ms
-    click.echo(f"{pred.video}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone {t['backbone']:.1f} ms, "
-               f"head {t['head']:.1f} ms]")
+    click.echo(f"{printable(pred.video)}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone "
+               f"{t['backbone']:.1f} ms, head {t['head']:.1f} ms]")  # a file name cannot forge a line
     width = max(len(label) for label, _ in pred.top_k)
     for rank, (label, prob) in enumerate(pred.top_k, 1):
-        click.echo(f"  {rank:>2}  {label:<{width}}  {prob:.4f}")
+        click.echo(f"  {rank:>2}  {printable(label):<{width}}  {prob:.4f}")
 
 
 @click.command("run", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,9 +189,7 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
     everything with exit status 2. With --stream, one JSON line per window and per event
     (docs/streaming.md); BUNDLE is watched and a newly deployed head is swapped in while it runs.
     """
-    from catsplit.runtime.bundle import BundleError
-    from catsplit.runtime.session import ProviderError, Runtime
-    from catsplit.runtime.stream import SourceError
+    from catsplit.runtime.session import Runtime
 
     live = bool(streams or streams_file)
     if live == bool(videos):
@@ -197,7 +212,7 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
                     click.echo(json.dumps(pred.to_json()))
                 else:
                     _print_table(pred)
-    except (BundleError, ProviderError, SourceError) as e:
+    except CatsplitError as e:
         error_line(str(e))
         return EXIT_USAGE
     except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them

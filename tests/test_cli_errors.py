@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from catsplit.compiler.cli import compile_cmd
@@ -21,8 +20,6 @@ def _one_error_line(result) -> str:
     return lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason="the fix is on branch harden-core (issue 10 item 9: NotADirectoryError "
-                   "as a clear line); strict, so merging it makes this pass and the mark must go")
 def test_compile_into_an_unusable_output_is_one_line(minilm, tmp_path):
     spec = tmp_path / "split.json"
     spec.write_text(json.dumps({"split": "Showing something with spatial relation",
@@ -31,8 +28,8 @@ def test_compile_into_an_unusable_output_is_one_line(minilm, tmp_path):
     blocker.write_text("not a directory")
     line = _one_error_line(CliRunner().invoke(compile_cmd, [str(MODEL_A), "--spec", str(spec), "--method", "mr",
                                                             "-o", str(blocker / "out")]))
-    assert not (blocker / "out").exists()
-    assert "unexpected" not in line and str(blocker) in line and "not a directory" in line, line
+    assert "unexpected" not in line and line.startswith(f"catsplit: error: {blocker / 'out'}: ")
+    assert f"{blocker} is not a directory" in line and not (blocker / "out").exists()
 
 
 def test_import_of_a_non_onnx_file_is_one_line(tmp_path):

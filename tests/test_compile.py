@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from catsplit.compiler.cli import compile_cmd, edits
 from catsplit.compiler.compile import compile_split
+from catsplit.compiler.options import SplitOptions
 from catsplit.runtime import load_bundle
 from catsplit.runtime.session import Runtime
 from edit_bundles import DIM, LABELS, SPLIT, HashedBagOfWords, logits, make_bundle, write_spec
@@ -23,7 +24,7 @@ def src(tmp_path):
 @pytest.mark.parametrize("mode", ["flat", "hierarchical"])
 def test_ma_edit_writes_a_verified_bundle_that_the_runtime_runs(src, tmp_path, mode):
     out = tmp_path / "out"
-    rep = compile_split(src.path, SPLIT, out, method="ma", mode=mode, text_encoder=BOW, seed=3)
+    rep = compile_split(src.path, SPLIT, out, SplitOptions(method="ma", mode=mode, text_encoder=BOW, seed=3))
     new = load_bundle(out)
     assert new.labels == [y for y in LABELS if y != "Moving something"] + ["Moving something up",
                                                                           "Moving something down"]
@@ -44,10 +45,10 @@ def test_ma_edit_writes_a_verified_bundle_that_the_runtime_runs(src, tmp_path, m
 
 def test_sequence_of_edits_and_undo_byte_for_byte(src, tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    compile_split(src.path, SPLIT, a, method="ma", mode="hierarchical", text_encoder=BOW)
+    compile_split(src.path, SPLIT, a, SplitOptions(method="ma", mode="hierarchical", text_encoder=BOW))
     spec2 = {"split": "Moving something up", "into": [{"label": "Moving something up slowly"},
                                                       {"label": "Moving something up quickly"}]}
-    compile_split(a, spec2, b, method="mr", mode="flat", text_encoder=BOW, bias_offset=-0.5)
+    compile_split(a, spec2, b, SplitOptions(method="mr", mode="flat", text_encoder=BOW, bias_offset=-0.5))
     rec = load_bundle(b).edits
     assert [r["n"] for r in rec] == [1, 2] and rec[1]["bias_offset"] == -0.5
     assert rec[1]["sources"][0]["entry"]  # MR learnt from the first edit's subcategories too
@@ -119,12 +120,12 @@ def test_existing_output_needs_force(src, tmp_path):
     assert r.exit_code != 0 and "already exists" in r.output and (out / "keep.txt").read_text() == "mine"
 
 
-def test_cli_compiles_with_the_builtin_text_encoder(src, tmp_path):
+def test_cli_compiles_with_the_builtin_text_encoder(src, tmp_path, minilm):
     out = tmp_path / "out"
     r = CliRunner().invoke(compile_cmd, [str(src.path), "--spec", str(write_spec(tmp_path / "s.json")), "-o",
                                          str(out), "--method", "mr", "--mode", "hierarchical", "--json"])
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
+    doc = json.loads(r.stdout)
     assert doc["method"] == "mr" and doc["text_encoder"]["name"] == "minilm" and doc["seed"] == 0
     assert [s["label"] for s in doc["sources"]] == ["Moving something up", "Moving something down"]
     assert all(-1 <= s["score"] <= 1 and s["entry"] for s in doc["sources"])

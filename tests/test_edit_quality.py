@@ -1,4 +1,4 @@
-"""Edit-quality benchmark: METHOD.md 6 metrics on hand-made numbers, and a tiny end-to-end run of the
+"""Edit-quality benchmark: docs/method.md §6 metrics on hand-made numbers, and a tiny end-to-end run of the
 harness on a real (tiny) bundle of the rendered world: one target, one val clip per label."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.bench import run_benchmark, write_results
 from benchmarks.edit_quality.metrics import TargetScore, generality, locality, masked_probs, predictions, \
     score_target, summary
-from catsplit.compiler.lowshot import ShotConfig
-from catsplit.compiler.ma import AlignConfig
+from catsplit.compiler.options import ShotConfig
+from catsplit.compiler.options import AlignConfig
 
 
 def softmax(z):
@@ -142,8 +142,9 @@ def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minil
     """The harness computes MA rows once and reuses them; that must equal what edit_rows gives for each
     method on its own (mode, bias offset, one-shot training from MA init)."""
     from benchmarks.edit_quality.data import load_world
-    from catsplit.compiler.compile import edit_rows
+    from catsplit.compiler.compile import EditTarget, Shots, edit_rows
     from catsplit.compiler.groups import resolve_groups
+    from catsplit.compiler.options import SplitOptions
 
     world = load_world(tiny_world_bundle.path, "A", (1, 1), [TARGET], cache=tmp_path)
     rows = M.Rows(world, {"minilm": minilm}, FAST)
@@ -152,9 +153,10 @@ def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minil
     groups = resolve_groups(world.bundle)
     for key in ("ma_hier", "ma_bias-1", "shot_ma", "shot_ma_hier"):
         m = M.BY_KEY[key]
-        shots = M.shots_of(world, TARGET, 1, m.shots) if m.shots else None
-        want = edit_rows(world.bundle, spec, world.head, world.w, world.b, c, groups, "ma", m.mode, "ma", minilm,
-                         1, m.bias_offset, FAST, shots=shots)[:2]
+        shots = Shots(*M.shots_of(world, TARGET, 1, m.shots)) if m.shots else None
+        new = edit_rows(EditTarget(world.bundle, spec, world.head, world.w, world.b, c, groups),
+                        SplitOptions("ma", m.mode, "ma", 1, m.bias_offset, minilm, FAST), shots)
+        want = new.w, new.b
         got = rows(m, TARGET, 1)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])

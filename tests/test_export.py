@@ -13,8 +13,9 @@ from torch import nn
 from catsplit.models.export import ExportError, export_bundle
 from catsplit.models.head import make_head
 from catsplit.runtime import Runtime
-from catsplit.runtime.bundle import BundleError, Preprocess, load_bundle
+from catsplit.runtime.bundle import Preprocess, load_bundle
 from catsplit.runtime.cli import catsplit
+from catsplit.runtime.output import OutputError
 from catsplit.runtime.video import load_views
 from tests.videos import normal_video
 
@@ -96,7 +97,7 @@ def test_backbone_must_give_pooled_features(tmp_path):
 def test_existing_bundle_needs_force(tmp_path):
     backbone, head, pre = tiny_parts(len(LABELS))
     export_bundle(backbone, head, LABELS, pre, tmp_path / "b")
-    with pytest.raises(BundleError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         export_bundle(backbone, head, LABELS, pre, tmp_path / "b")
     export_bundle(backbone, head, LABELS[::-1], pre, tmp_path / "b", force=True)
     assert load_bundle(tmp_path / "b").labels == LABELS[::-1]

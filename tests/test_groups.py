@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.groups import (check_scheme, derive_modifier, load_scheme, modifiers_for,
+from catsplit.compiler.groups import (check_scheme, derive_modifier, load_scheme, modifiers,
                                       pairwise_agreement, propose_groups, resolve_groups)
 from catsplit.runtime.bundle import Bundle, Preprocess, write_bundle
 
@@ -43,7 +43,7 @@ def test_derive_modifier_on_ssv2(label, group, expected):
 
 
 def test_modifiers_of_all_ssv2_groups():
-    mods = modifiers_for(SCHEME)
+    mods = modifiers(SCHEME)
     assert len(mods) == 174 == len(set(LABELS)) and set(mods) == set(LABELS)
     for name, members in SCHEME.items():
         texts = [mods[y] for y in members]
@@ -54,7 +54,7 @@ def test_modifiers_of_all_ssv2_groups():
 
 
 def test_overrides_win():
-    mods = modifiers_for(SCHEME, {"Pushing something so it spins": "so it rotates"})
+    mods = modifiers(SCHEME, overrides={"Pushing something so it spins": "so it rotates"})
     assert mods["Pushing something so it spins"] == "so it rotates"
     assert mods["Pushing something with something"] == "with something"
 

@@ -15,8 +15,9 @@ from torch import nn
 
 from catsplit.models.importer import OnnxImportError, default_preprocess, import_onnx
 from catsplit.models.onnx_io import load_onnx, save_onnx
-from catsplit.runtime.bundle import BundleError, Preprocess, load_bundle
+from catsplit.runtime.bundle import Preprocess, load_bundle
 from catsplit.runtime.cli import catsplit, run
+from catsplit.runtime.output import OutputError
 from catsplit.runtime.video import load_views
 from tests import zoo
 from tests.videos import normal_video
@@ -225,7 +226,7 @@ def test_external_data_outside_the_folder_refused_before_reading(tmp_path):
 def test_existing_output_needs_force(tmp_path):
     _, path = _export(tmp_path, "linear")
     first = import_onnx(path, ["a", "b", "c"], tmp_path / "b", PRE)
-    with pytest.raises(BundleError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         import_onnx(path, ["x", "y", "z"], tmp_path / "b", PRE)
     assert load_bundle(tmp_path / "b").labels == first.labels
     assert import_onnx(path, ["x", "y", "z"], tmp_path / "b", PRE, force=True).labels == ["x", "y", "z"]

@@ -1,10 +1,11 @@
-"""Low-shot isolated fine-tuning (METHOD.md 4) on real mp4 clips through the bundle's own backbone."""
+"""Low-shot isolated fine-tuning (docs/method.md §4) on real mp4 clips through the bundle's own backbone."""
 import numpy as np
 import pytest
 
 from catsplit.compiler.compile import compile_split
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.lowshot import ShotConfig, read_shots, train_rows
+from catsplit.compiler.lowshot import read_shots, train_rows
+from catsplit.compiler.options import ShotConfig, SplitOptions
 from catsplit.runtime import load_bundle
 from catsplit.runtime.session import Runtime
 from edit_bundles import LABELS, SPLIT, HashedBagOfWords, make_bundle
@@ -47,10 +48,11 @@ def test_read_shots(shots, tmp_path):
 def test_fine_tuned_rows_classify_their_shots(shots, tmp_path, mode, init):
     src = make_bundle(tmp_path / "src", dim=384)  # a realistic D: the few AdamW steps move the logits enough
     out = tmp_path / "out"
-    rep = compile_split(src.path, SPLIT, out, mode=mode, shots=shots, init=init, text_encoder=HashedBagOfWords())
-    low = rep.record["lowshot"]
-    assert low["init"] == init and low["clips"] == 4 and 1 <= low["best_epoch"] <= low["epochs"]
-    assert rep.record["method"] == ("ma" if init == "ma" else None)
+    rep = compile_split(src.path, SPLIT, out, SplitOptions(mode=mode, init=init, text_encoder=HashedBagOfWords()),
+                        shots=shots)
+    low = rep.record.lowshot
+    assert low.init == init and low.clips == 4 and 1 <= low.best_epoch <= low.epochs
+    assert rep.record.method == ("ma" if init == "ma" else None)
     before, after = Runtime(src.path, provider="cpu"), Runtime(out, provider="cpu")
     for (path, label) in read_shots(shots, NEW):
         assert before.classify([path], top_k=1)[0].top_k[0][0] != "Moving something"  # not c's clips before
@@ -81,6 +83,6 @@ def test_unreadable_shot_video_writes_nothing(tmp_path):
     _clip(tmp_path / "b.mp4", (0, 0, 0))
     (tmp_path / "s.csv").write_text(f"a.mp4,{NEW[0]}\nb.mp4,{NEW[1]}\n")
     with pytest.raises(CompileError, match="a.mp4"):
-        compile_split(src.path, SPLIT, tmp_path / "out", shots=tmp_path / "s.csv", init="coarse")
+        compile_split(src.path, SPLIT, tmp_path / "out", SplitOptions(init="coarse"), shots=tmp_path / "s.csv")
     assert not (tmp_path / "out").exists()
     assert load_bundle(src.path).labels == LABELS

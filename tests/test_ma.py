@@ -1,9 +1,10 @@
-"""Modifier Alignment (METHOD.md 3): training pairs, the edit formula, seeds."""
+"""Modifier Alignment (docs/method.md §3): training pairs, the edit formula, seeds."""
 import numpy as np
 import torch
 
 from catsplit.compiler.dictionary import build_dictionary
-from catsplit.compiler.ma import AlignConfig, AlignmentMLP, alignment_pairs, modifier_alignment, predict
+from catsplit.compiler.ma import AlignmentMLP, alignment_pairs, modifier_alignment, predict
+from catsplit.compiler.options import AlignConfig
 from edit_bundles import GROUPS, LABELS, MODIFIERS, HashedBagOfWords, head_weights
 
 C = LABELS.index("Moving something")

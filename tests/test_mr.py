@@ -1,8 +1,9 @@
-"""Modifier dictionary and Modifier Retrieval against METHOD.md 1-2, on a small hand-made head."""
+"""Modifier dictionary and Modifier Retrieval against docs/method.md §1-2, on a small hand-made head."""
 import numpy as np
 import pytest
 
 from catsplit.compiler.compile import compile_split
+from catsplit.compiler.options import SplitOptions
 from catsplit.compiler.dictionary import build_dictionary
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.mr import greedy_assign, modifier_retrieval
@@ -77,7 +78,7 @@ def test_compile_mr_writes_the_rows_into_the_head(tmp_path):
     src = make_bundle(tmp_path / "b")
     targets, mods = ["Moving something rightwards", "Moving something off a shelf"], ["from left to right", "off the table"]
     spec = {"split": "Moving something", "into": [{"label": t, "modifier": m} for t, m in zip(targets, mods)]}
-    rep = compile_split(src.path, spec, tmp_path / "out", method="mr", text_encoder=HashedBagOfWords())
+    rep = compile_split(src.path, spec, tmp_path / "out", SplitOptions(method="mr", text_encoder=HashedBagOfWords()))
     w, b = head_weights()
     c = LABELS.index("Moving something")
     d = build_dictionary(LABELS, w, GROUPS, MODIFIERS)
@@ -87,4 +88,4 @@ def test_compile_mr_writes_the_rows_into_the_head(tmp_path):
     np.testing.assert_allclose(got[:, -2:], x @ expected.T + b[c], rtol=1e-5, atol=1e-5)
     assert [s["entry"] for s in rep.to_json()["sources"]] == ["Pushing something from left to right",
                                                               "Pushing something off the table"]
-    assert rep.record["method"] == "mr" and rep.record["text_encoder"]["name"] == "hashed-bow-64"
+    assert rep.record.method == "mr" and rep.record.text_encoder.name == "hashed-bow-64"

@@ -15,7 +15,8 @@ from torch import nn
 
 from catsplit.models.quantize import QuantizeError, calibration_videos, quantize_bundle
 from catsplit.runtime import Runtime
-from catsplit.runtime.bundle import BundleError, Preprocess, load_bundle, sha256_file
+from catsplit.runtime.bundle import Preprocess, load_bundle, sha256_file
+from catsplit.runtime.output import OutputError
 from tests.tiny_bundle import head_bytes, make_bundle, onnx_bytes
 from tests.videos import normal_video
 
@@ -124,7 +125,7 @@ def test_refusals_write_nothing(bundle, clips, tmp_path):
     with pytest.raises(QuantizeError, match="unknown mode"):
         quantize_bundle(bundle.path, tmp_path / "d", mode="int4")
     (tmp_path / "e").mkdir()
-    with pytest.raises(BundleError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         quantize_bundle(bundle.path, tmp_path / "e", mode="fp16")
     int8 = quantize_bundle(bundle.path, tmp_path / "f", mode="dynamic")
     with pytest.raises(QuantizeError, match="already int8"):

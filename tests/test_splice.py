@@ -1,4 +1,4 @@
-"""Splicing new rows into head graphs (METHOD.md 5): exactness of untouched logits, hierarchy, composition."""
+"""Splicing new rows into head graphs (docs/method.md §5): exactness of untouched logits, hierarchy, composition."""
 import numpy as np
 import onnx
 import pytest
@@ -40,7 +40,7 @@ def test_flat_keeps_untouched_logits_bit_identical(setup, tmp_path):
     rows_w, rows_b = read_rows(onnx.load(str(new)))
     np.testing.assert_array_equal(rows_w, np.concatenate([np.delete(w, 2, axis=0), w_new]))
     np.testing.assert_array_equal(rows_b, np.concatenate([np.delete(b, 2), b_new]))
-    verify_splice(str(path), str(new), 2, 3, 16)
+    verify_splice(str(path), str(new), 2, 3, 16, 8)
 
 
 def test_hierarchical_shares_the_coarse_probability(setup, tmp_path):
@@ -56,7 +56,7 @@ def test_hierarchical_shares_the_coarse_probability(setup, tmp_path):
     old_pred = np.delete(np.arange(6), 2)[z[not_c].argmax(axis=1)]  # new column -> old label index
     assert np.array_equal(old_pred, old_z[not_c].argmax(axis=1))
     np.testing.assert_array_equal(read_rows(onnx.load(str(new)))[0][5:], w_new)
-    verify_splice(str(path), str(new), 2, 3, 16)
+    verify_splice(str(path), str(new), 2, 3, 16, 8)
 
 
 def test_edits_compose_in_both_modes(setup, tmp_path):
@@ -88,7 +88,7 @@ def test_torch_exported_head(tmp_path):
     x = np.random.default_rng(0).standard_normal((16, w.shape[1])).astype(np.float32)
     np.testing.assert_allclose(logits(path, x), x @ w.T + b, rtol=1e-5, atol=1e-5)
     new = _save(splice(onnx.load(str(path)), 0, w[:2] * 0.5, b[:2], "hierarchical", "edit1"), tmp_path / "n.onnx")
-    verify_splice(str(path), str(new), 0, 2, w.shape[1])
+    verify_splice(str(path), str(new), 0, 2, w.shape[1], w.shape[0] + 1)
 
 
 def test_verify_refuses_a_head_whose_untouched_logits_moved(setup, tmp_path):
@@ -97,4 +97,4 @@ def test_verify_refuses_a_head_whose_untouched_logits_moved(setup, tmp_path):
     bad[0, 0] = np.nextafter(bad[0, 0], np.float32(np.inf))  # one ulp in one weight
     new = _save(splice(make_head(bad, b), 2, w_new, b_new, "flat", "edit1"), tmp_path / "new.onnx")
     with pytest.raises(CompileError, match="untouched logits differ"):
-        verify_splice(str(path), str(new), 2, 3, 16)
+        verify_splice(str(path), str(new), 2, 3, 16, 8)

@@ -13,7 +13,8 @@ import torch
 from click.testing import CliRunner
 
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.text_encoder import TextEncoder, load_text_encoder, minilm_dir
+from catsplit.runtime.output import OutputError
+from catsplit.compiler.text_encoder import OnnxTextEncoder, load_text_encoder, minilm_dir
 from catsplit.compiler.text_export import detect_kind, export_text_encoder
 
 SSV2 = [
@@ -63,14 +64,14 @@ def test_minilm_is_exported_once(minilm, text_cache):
 def test_embedding_cache_serves_repeats(minilm):
     first = minilm.encode(SSV2 + SSV2[:3])
     np.testing.assert_array_equal(first[:3], first[12:])
-    again = TextEncoder(minilm.path)
+    again = OnnxTextEncoder(minilm.path)
     np.testing.assert_array_equal(again.encode(list(reversed(SSV2))), first[:12][::-1])
     assert "_session" not in again.__dict__  # every text came from the cache: no transformer run
     assert again.sha256 == minilm.sha256 and len(again.sha256) == 64
 
 
 def test_batching_and_padding_do_not_change_embeddings(minilm):
-    fresh = TextEncoder(minilm.path, cache=False)
+    fresh = OnnxTextEncoder(minilm.path, cache=False)
     one_by_one = fresh.encode(SSV2, batch_size=1)  # no padding at all
     batched = fresh.encode(SSV2, batch_size=5)
     np.testing.assert_allclose(one_by_one, batched, atol=1e-5)
@@ -162,7 +163,7 @@ def test_bad_encoders_are_one_line_errors(tmp_path, minilm):
         load_text_encoder(tmp_path)
     with pytest.raises(CompileError, match="config.json: missing"):
         export_text_encoder(tmp_path, tmp_path / "out")
-    with pytest.raises(CompileError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         export_text_encoder(minilm.path, minilm.path)
     assert not (tmp_path / "out").exists()
 

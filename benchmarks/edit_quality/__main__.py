@@ -52,7 +52,7 @@ def _views(ctx, param, value: str) -> tuple[int, int]:
               default=Path("benchmarks/results/edit_quality.md"), show_default=True)
 def main(models, bundle_a, bundle_b, seeds, methods, views, n_val, n_train, targets, full_n_val, cache, jobs,
          from_json, out):
-    """Score every method of METHOD.md 6 on models A and B of the rendered SSv2-Split world."""
+    """Score every method of docs/method.md §6 on models A and B of the rendered SSv2-Split world."""
     if from_json is not None:
         doc = json.loads(from_json.read_text())
         for path in write_results(doc, out):

@@ -15,8 +15,8 @@ from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.data import load_world
 from benchmarks.edit_quality.report import markdown, plot, to_json
 from benchmarks.edit_quality.run import Table, run_table
-from catsplit.compiler.lowshot import ShotConfig
-from catsplit.compiler.ma import AlignConfig
+from catsplit.compiler.options import ShotConfig
+from catsplit.compiler.options import AlignConfig
 
 
 def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int], views: tuple[int, int],

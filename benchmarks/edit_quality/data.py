@@ -4,7 +4,7 @@ Backbone features of every val clip and of the split targets' low-shot pools are
 bundle's own backbone (catsplit Runtime.features, onnxruntime) from the runtime's own views of the
 rendered frames (runtime.video.sample_indices + preprocess_clip: the mp4 decode is the only step left
 out), and cached on disk keyed by the backbone's sha256, the world seed, the split, the clip list, the
-views and the renderer's source digest. Features are kept per view [N, V, D]: METHOD.md 6 averages
+views and the renderer's source digest. Features are kept per view [N, V, D]: docs/method.md §6 averages
 probabilities over views, not features.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ The compiler never touches the backbone, so this baseline is the benchmark's own
 from the bundle itself (a fresh clone has no PyTorch checkpoint): models/catnet.py's CatNet-S with the
 ONNX graph's (batch-norm-folded) convolution weights, checked against onnxruntime. The head starts as the flat edit
 with coarse init (old rows without c, then k copies of W[c] from `edit_rows`), and everything trains
-with the low-shot recipe (METHOD.md 4: AdamW lr 1e-3, weight decay 1e-3, batch 16, dropout 0.25 on the
+with the low-shot recipe (docs/method.md §4: AdamW lr 1e-3, weight decay 1e-3, batch 16, dropout 0.25 on the
 features, early stopping on the EMA of the loss); each view of a shot clip is one training sample.
 Fine-tuning changes the features, so every scored clip goes through the new backbone again: that is
 why this row runs on a subset of targets and val clips (`FULL_TARGETS`, `n_val`), stated in the report,
@@ -19,9 +19,9 @@ from torch import nn
 from benchmarks.edit_quality.data import World, clip_views
 from benchmarks.edit_quality.methods import BY_KEY, one_shot, spec_of
 from benchmarks.edit_quality.metrics import TargetScore, score_target
-from catsplit.compiler.compile import edit_rows
+from catsplit.compiler.compile import EditTarget, edit_rows
 from catsplit.compiler.early_stop import EMAStopper
-from catsplit.compiler.lowshot import ShotConfig
+from catsplit.compiler.options import ShotConfig, SplitOptions
 from catsplit.compiler.splice import spliced_labels
 from catsplit.models.catnet import Backbone, catnet_s, folded_convs
 from catsplit.models.onnx_io import cpu_session
@@ -74,7 +74,9 @@ def finetune(world: World, target: str, seed: int, val_views: np.ndarray, val_id
     labels = world.bundle.labels
     c = labels.index(target)
     spec = spec_of(world, target)
-    w_new, b_new, _ = edit_rows(world.bundle, spec, world.head, world.w, world.b, c, None, init="coarse", seed=seed)
+    new = edit_rows(EditTarget(world.bundle, spec, world.head, world.w, world.b, c, None),
+                    SplitOptions(init="coarse", seed=seed))
+    w_new, b_new = new.w, new.b
     keep = [i for i in range(len(labels)) if i != c]
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

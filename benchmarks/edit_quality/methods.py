@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.edit_quality.data import World
-from catsplit.compiler.compile import edit_rows
+from catsplit.compiler.compile import EditTarget, Shots, edit_rows
 from catsplit.compiler.groups import resolve_groups
 from catsplit.compiler.lowshot import head_logits, train_rows
-from catsplit.compiler.ma import AlignConfig
+from catsplit.compiler.options import AlignConfig, SplitOptions
 from catsplit.compiler.spec import SplitSpec, parse_spec
 
 RIDGE_GRID = tuple(10.0 ** np.arange(-6, 1.5, 0.5))  # text-only baseline: penalties tried (leave-one-out)
@@ -132,12 +132,13 @@ class Rows:
         self.groups = resolve_groups(world.bundle)
         self._zero_shot: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _edit_rows(self, spec: SplitSpec, c: int, method: Method, seed: int, **kw):
+    def _edit_rows(self, spec: SplitSpec, c: int, method: Method, seed: int, shots: Shots | None = None,
+                   **kw) -> tuple[np.ndarray, np.ndarray]:
         w = self.world
-        init = method.init
-        return edit_rows(w.bundle, spec, w.head, w.w, w.b, c, self.groups, method="mr" if init == "mr" else "ma",
-                         init=init, text_encoder=self.encoders[method.encoder], seed=seed, align=self.align,
-                         **kw)[:2]
+        options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
+                               text_encoder=self.encoders[method.encoder], align=self.align, **kw)
+        rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
+        return rows.w, rows.b
 
     def __call__(self, method: Method, target: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """The method's new rows (weights [k, D], biases [k]) for splitting `target`."""
@@ -146,7 +147,7 @@ class Rows:
         c = world.bundle.labels.index(target)
         if method.init is None:
             return text_only_rows(world, spec, self.encoders[method.encoder], c)
-        shots = shots_of(world, target, seed, method.shots) if method.shots else None
+        shots = Shots(*shots_of(world, target, seed, method.shots)) if method.shots else None
         if method.init not in ("ma", "mr"):
             return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
                                    bias_offset=method.bias_offset)
@@ -155,7 +156,7 @@ class Rows:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         w_new, b_new = self._zero_shot[key]
         if shots is not None:
-            feats, targets = shots
-            fit = train_rows(feats, targets, head_logits(world.head, feats), c, method.mode, w_new, b_new, seed)
+            fit = train_rows(shots.features, shots.targets, head_logits(world.head, shots.features), c, method.mode,
+                             w_new, b_new, seed)
             w_new, b_new = fit.w, fit.b
         return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)

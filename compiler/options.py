@@ -1,0 +1,93 @@
+"""SplitOptions: every choice of one split that is not an input file, checked once when made.
+
+Defaults are the documented choices of docs/method.md; each field is a parameter of `compile_split`
+that `catsplit-compile` sets from the flag of the same name (docs/cli.md).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from catsplit.compiler.errors import CompileError
+from catsplit.compiler.splice import MODES
+from catsplit.compiler.text_encoder import TextEncoder
+
+METHODS = ("mr", "ma")  # zero-shot rows: modifier retrieval, modifier alignment
+INITS = (*METHODS, "coarse", "random")  # where low-shot training starts
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Modifier alignment's training (docs/method.md §3); max_epochs is ours."""
+
+    hidden: int = 384  # g's hidden units
+    lr: float = 1e-3
+    batch_size: int = 10
+    max_epochs: int = 200
+    ema: float = 0.95
+    patience: int = 5
+    min_delta: float = 1e-3
+
+
+@dataclass(frozen=True)
+class ShotConfig:
+    """Low-shot fine-tuning (docs/method.md §4); max_epochs and keep_coarse are ours."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    batch_size: int = 16
+    dropout: float = 0.25
+    max_epochs: int = 300
+    ema: float = 0.95
+    patience: int = 5
+    min_delta: float = 1e-3
+    keep_coarse: bool = False
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """How to compute and splice the new rows.
+
+    method: zero-shot rows by "mr" (modifier retrieval) or "ma" (modifier alignment).
+    mode: "flat" (row c replaced by the k rows) or "hierarchical" (they share c's probability).
+    init: where low-shot training starts ("ma", "mr", "coarse", "random"); None = `method`. Only
+      meaningful with shots, which `compile_split` checks.
+    text_encoder: a built-in name, an exported encoder directory, or an encoder object.
+    bias_offset: added to every new row's bias (flat mode only; it cancels in hierarchical mode).
+    views: (clips, crops) per shot video, averaged at feature level.
+    """
+
+    method: str = "ma"
+    mode: str = "flat"
+    init: str | None = None
+    seed: int = 0
+    bias_offset: float = 0.0
+    text_encoder: str | os.PathLike | TextEncoder = "minilm"
+    align: AlignConfig = AlignConfig()
+    shot_config: ShotConfig = ShotConfig()
+    views: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        def bad(param: str, problem: str) -> CompileError:
+            return CompileError(f"`{param}` {problem}", params=(param,))
+
+        if self.method not in METHODS:
+            raise bad("method", f"must be one of {METHODS}, got {self.method!r}")
+        if self.mode not in MODES:
+            raise bad("mode", f"must be one of {MODES}, got {self.mode!r}")
+        if self.init is not None and self.init not in INITS:
+            raise bad("init", f"must be one of {INITS}, got {self.init!r}")
+        if self.bias_offset and self.mode == "hierarchical":
+            raise bad("bias_offset", "has no effect in hierarchical mode (it cancels in the log-softmax)")
+        if self.views[0] < 1 or self.views[1] not in (1, 3):
+            raise bad("views", f"must be (clips >= 1, crops 1 or 3), got {self.views}")
+
+    @property
+    def start(self) -> str:
+        """The rows' starting point: `init`, else the zero-shot `method`."""
+        return self.init or self.method
+
+    @property
+    def zero_shot(self) -> str | None:
+        """The zero-shot method that computes rows ("mr"/"ma"), or None for coarse/random starts."""
+        return self.start if self.start in METHODS else None
