@@ -7,42 +7,31 @@ RecursionError inside `json`).
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from catsplit.runtime.errors import InputError
+from catsplit.runtime.paths import PathProblem, os_problem, regular_file
 
 KIB, MIB = 1 << 10, 1 << 20
-_WHY = {errno.ENOENT: "no such file", errno.ELOOP: "is a symbolic link loop", errno.EISDIR: "is a directory",
-        errno.EACCES: "permission denied", errno.ENOTDIR: "a folder on its path is a file"}
-
-
-def os_problem(e: OSError) -> str:
-    """An OSError as the few words an error line needs."""
-    return _WHY.get(e.errno, e.strerror or type(e).__name__)
 
 
 def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
     """The UTF-8 text of the `what` file at `path` (InputError naming it otherwise)."""
     path = Path(path)
     try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(f"{path}: is a directory, not a {what}")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{path}: is not a regular file, so not a {what}")
-        if st.st_size > max_bytes:
-            raise InputError(f"{path}: is {st.st_size:,} bytes; a {what} may have at most {max_bytes:,}")
+        st = regular_file(path)
+    except PathProblem as e:
+        raise InputError(f"{path}: cannot read the {what}: {e}") from None
+    if st.st_size > max_bytes:
+        raise InputError(f"{path}: is {st.st_size:,} bytes; a {what} may have at most {max_bytes:,}")
+    try:
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as e:
         raise InputError(f"{path}: cannot read the {what} ({os_problem(e)})") from None
-    except ValueError as e:  # an embedded null byte in the name
-        raise InputError(f"{path!r}: cannot read the {what} ({e})") from None
     if len(data) > max_bytes:
         raise InputError(f"{path}: a {what} may have at most {max_bytes:,} bytes")
     try:

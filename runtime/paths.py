@@ -13,7 +13,7 @@ import stat
 
 _PROBLEMS = {
     errno.ENOENT: "no such file",
-    errno.ELOOP: "symlink loop (too many levels of symbolic links)",
+    errno.ELOOP: "symbolic link loop",
     errno.ENOTDIR: "no such file (a component of the path is not a directory)",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",

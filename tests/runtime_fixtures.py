@@ -36,14 +36,16 @@ def make_fixtures(out: Path) -> Path:
     from onnx import TensorProto, helper
 
     from catsplit.compiler.compile import compile_split
+    from catsplit.compiler.options import SplitOptions
     from catsplit.models.onnx_io import MAX_IR_VERSION, MAX_OPSET
     from catsplit.runtime.bundle import load_bundle
     from tests.edit_bundles import HashedBagOfWords
 
     out.mkdir(parents=True, exist_ok=True)
     fine = load_bundle(MODEL_A, verify=False).groups[TARGET]
-    compile_split(MODEL_A, {"split": TARGET, "into": [{"label": s} for s in fine]}, out / "edited",
-                  method="mr", mode="hierarchical", text_encoder=HashedBagOfWords(), force=True)
+    options = SplitOptions(method="mr", mode="hierarchical", text_encoder=HashedBagOfWords())
+    compile_split(MODEL_A, {"split": TARGET, "into": [{"label": s} for s in fine]}, out / "edited", options,
+                  force=True)
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "caps",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])

@@ -68,7 +68,7 @@ def _check_compatible(new: Bundle, old: Bundle, link: Path) -> None:
 @click.option("--force", is_flag=True, help="Deploy even if its backbone differs (running runtimes refuse "
                                             "the head and keep the old one until restarted).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was switched as one JSON object.")
-@one_line_errors(lambda: (BundleError,))
+@one_line_errors
 def deploy_cmd(new_bundle: str, link: str, force: bool, as_json: bool) -> None:
     """Publish NEW_BUNDLE: check it, then switch the symlink --link to it atomically.
 

@@ -107,7 +107,7 @@ def send(files: Sequence[str | os.PathLike], url: str, fmt: str | None = None, r
 @click.option("--loop", type=click.IntRange(min=0), default=1, show_default=True,
               help="Times to send the files; 0 = until interrupted.")
 @click.option("--listen", is_flag=True, help="tcp://: wait for the receiver to connect.")
-@one_line_errors(lambda: (SendError,))
+@one_line_errors
 def send_cmd(files: tuple[str, ...], url: str, fmt: str | None, fast: bool, loop: int, listen: bool) -> None:
     """Play H.264 FILES as a live stream to --to (remuxed, not re-encoded), for testing a receiver.
 
