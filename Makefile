@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TRITON := $(VENV)/triton-server
+TRITON_STAMP := $(TRITON)/.installed
 
 .PHONY: install demo test clean
 
@@ -12,13 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(STAMP)
+# The Python a local Triton server's python backend stub runs model.py with (catsplit.scale.triton_server):
+# nvidia-pytriton's tritonserver, numpy<2 (the stub of server 2.51 is built against numpy 1) and
+# onnxruntime. A venv of its own, so that the project itself keeps numpy 2.
+$(TRITON_STAMP): Makefile
+	$(PYTHON) -m venv $(TRITON)
+	$(TRITON)/bin/pip install --quiet --upgrade pip
+	$(TRITON)/bin/pip install --quiet 'nvidia-pytriton==0.7.0' 'onnxruntime>=1.20,<2'
+	touch $@
+
+install: $(STAMP) $(TRITON_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.demo
 
-test: $(STAMP)
-	$(BIN)/pytest -q -n 2 --durations=15
+# loadgroup: the tests of one xdist_group (one Ray cluster, one Triton server) share a worker.
+test: $(STAMP) $(TRITON_STAMP)
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=15
 
 clean:
 	rm -rf $(VENV) out .cache

@@ -30,9 +30,11 @@ SUBCOMMANDS = {
     "groups": ("catsplit.compiler.cli", "groups", "compiler"),
     "text-encoder": ("catsplit.compiler.cli", "text_encoder", "compiler"),
     "run": ("catsplit.runtime.cli", "run", "runtime"),
+    "ray": ("catsplit.scale.cli", "ray", "scale"),
+    "triton": ("catsplit.scale.cli", "triton", "scale"),
 }
 # The packages that make an extra present; a subcommand's module may import them only when it runs.
-EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": ()}
+EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": (), "scale": ("ray", "tritonclient")}
 EXIT_VIDEO, EXIT_USAGE = 1, 2
 
 
@@ -138,9 +140,8 @@ def _parse_views(value: str) -> tuple[int, int]:
 
 
 def _print_table(pred: Any) -> None:
-    t = pred.timings_ms
-    click.echo(f"{pred.video}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone {t['backbone']:.1f} ms, "
-               f"head {t['head']:.1f} ms]")
+    times = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in pred.timings_ms.items())
+    click.echo(f"{pred.video}  [{pred.provider}; {times}]")
     width = max(len(label) for label, _ in pred.top_k)
     for rank, (label, prob) in enumerate(pred.top_k, 1):
         click.echo(f"  {rank:>2}  {label:<{width}}  {prob:.4f}")
@@ -159,25 +160,34 @@ def _print_table(pred: Any) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Views per backbone run; views of several videos share a batch.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per video per line on stdout.")
+@click.option("--triton", metavar="URL", help="Decode and preprocess here, classify on the Triton server at URL "
+              "(host:port, a repository from `catsplit triton export`); only BUNDLE's bundle.json is read, "
+              "--provider, --threads and --batch-size do not apply. Needs catsplit[triton-client].")
 def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: str, threads: int | None,
-        batch_size: int, as_json: bool) -> int:
+        batch_size: int, as_json: bool, triton: str | None) -> int:
     """Classify VIDEO files with the bundle at BUNDLE.
 
     A video that cannot be used (missing, empty, truncated, not a video, too short) gets one error
     line on stderr, the others are still classified, and the exit status is 1. A bad bundle stops
     everything with exit status 2.
     """
-    from catsplit.runtime.bundle import BundleError
-    from catsplit.runtime.session import ProviderError, Runtime
+    from catsplit.runtime.errors import CatsplitError
+    from catsplit.runtime.session import Runtime
 
     clips_crops = _parse_views(views)
     try:
-        runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
+        if triton:
+            from catsplit.scale.triton_client import iter_predictions
+
+            predictions = iter_predictions(bundle, videos, triton, top_k, clips_crops)
+        else:
+            runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
+            predictions = runtime.iter_classify(videos, top_k)
         failed = 0
         show_bar = len(videos) >= 20 and sys.stderr.isatty()
         with click.progressbar(length=len(videos), file=sys.stderr, label="classifying",
                                hidden=not show_bar) as bar:
-            for pred in runtime.iter_classify(videos, top_k):
+            for pred in predictions:
                 bar.update(1)
                 if pred.error is not None:
                     failed += 1
@@ -186,7 +196,7 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
                     click.echo(json.dumps(pred.to_json()))
                 else:
                     _print_table(pred)
-    except (BundleError, ProviderError) as e:
+    except CatsplitError as e:
         error_line(str(e))
         return EXIT_USAGE
     except Exception as e:  # no tracebacks for users; CATSPLIT_DEBUG=1 shows them

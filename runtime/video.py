@@ -38,6 +38,9 @@ from catsplit.runtime.bundle import Preprocess
 from catsplit.runtime.errors import CatsplitError
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")  # what a folder of videos is taken to hold
+
+
 class VideoError(CatsplitError):
     """A video that cannot be turned into views; the message is one line naming the file."""
 
