@@ -92,19 +92,21 @@ def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | 
     """
     from pathlib import Path
 
+    from catsplit.runtime.bundle import load_bundle
     from catsplit.scale.inputs import expand
     from catsplit.scale.ray_batch import JobConfig, classify
     from catsplit.scale.ray_cluster import ray_session
 
     if Path(out).exists() and not force:
-        raise click.UsageError(f"{out}: already exists (use --force to replace it)")
+        raise CatsplitError(f"{out}: already exists (use --force to replace it)")
+    loaded = load_bundle(bundle)  # a bad bundle is refused before any cluster is joined or started
     config = JobConfig(top_k=top_k, views=views, batch_size=batch_size, actors=actors, actor_cpus=actor_cpus,
                        threads=threads, provider=provider)
     found = expand(inputs)
     with ray_session(address, num_cpus), click.progressbar(length=found.count, label="classifying",
                                                            file=sys.stderr) as bar:
         _quiet_ray()
-        summary = classify(bundle, found, out, config, bar.update)
+        summary = classify(loaded, found, out, config, bar.update)
     if as_json:
         click.echo(json.dumps(summary))
     else:

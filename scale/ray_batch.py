@@ -66,10 +66,6 @@ def _decode(row: dict[str, Any], preprocess: dict, views: tuple[int, int]) -> di
     return {"path": row["path"], "views": x, "error": error}
 
 
-def _one_cpu() -> dict[str, Any]:
-    return {"num_cpus": 1}
-
-
 class _Classifier:
     """A Ray Data actor: one Runtime, loaded once; each call scores a batch of decoded videos with
     one head."""
@@ -112,11 +108,12 @@ def iter_results(bundle: str | os.PathLike | Bundle, inputs: Sequence[str] | Inp
         return
     datasets = [ray.data.read_binary_files(paths, include_paths=True, filesystem=fs) for fs, paths in found.files]
     ds = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
-    # Decoding asks its CPU through a function: Ray Data fuses two maps whose static resource requests
-    # are equal into one worker, which would decode inside the inference actors, one video at a time,
-    # instead of in CPU tasks beside them.
+    # A decoding task reserves one CPU and the memory of the views it returns. Asking for the memory
+    # also keeps decoding in tasks of its own: Ray Data fuses a map into the next one when their
+    # resource requests are equal, which would decode inside the inference actors, one video at a time.
+    views_bytes = 4 * int(np.prod(bundle.preprocess.input_shape(config.views[0] * config.views[1])))
     ds = ds.map(_decode, fn_kwargs={"preprocess": bundle.preprocess.to_dict(), "views": config.views},
-                ray_remote_args_fn=_one_cpu)
+                num_cpus=1, memory=views_bytes)
     ds = ds.map_batches(_Classifier, fn_constructor_kwargs={"bundle": str(bundle.path), "config": asdict(config)},
                         compute=ray.data.ActorPoolStrategy(size=config.actors), num_cpus=config.actor_cpus,
                         batch_size=config.videos_per_call, batch_format="numpy")

@@ -47,6 +47,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
         ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_memory,
                  include_dashboard=False, logging_level=logging.WARNING, _node_ip_address=LOOPBACK)
     else:
+        _check_reachable(address)
         try:
             ray.init(address=address, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -55,6 +56,18 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at host:port (Ray itself retries for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: Ray finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RayClusterError(f"{address}: cannot join the Ray cluster (nothing answers there: "
+                              f"{e.strerror or e})") from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -80,7 +93,8 @@ class LocalNode:
         self.head = address is None
         self.port = free_port() if self.head else None
         self.address = f"{LOOPBACK}:{self.port}" if self.head else address
-        self._tmp = Path(temp_dir) if temp_dir else Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: socket paths
+        # Ray's unix sockets live under the temp dir, whose path must stay short.
+        self._tmp = Path(temp_dir) if temp_dir else Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
         args = [str(Path(sys.executable).with_name("ray")), "start", "--block", "--disable-usage-stats",
                 "--node-ip-address", LOOPBACK, "--num-cpus", str(num_cpus)]
         if self.head:

@@ -32,7 +32,8 @@ def _http():
     try:
         import tritonclient.http as http
     except ImportError:
-        raise TritonClientError("--triton needs the Triton HTTP client: pip install 'catsplit[triton-client]'") from None
+        raise TritonClientError("--triton needs the Triton HTTP client: "
+                                "pip install 'catsplit[triton-client]'") from None
     return http
 
 

@@ -119,10 +119,11 @@ def _tensor(cls: type, name: str, dtype: int, dims: tuple[int, ...], labels: str
 
 def model_config(name: str, io: _IO, options: RepoOptions, threads: int | None) -> mc.ModelConfig:
     """backbone or head: the ONNX file's own tensor names, dynamic batching, `instances` per device."""
+    batching = mc.ModelDynamicBatching(max_queue_delay_microseconds=options.max_queue_delay_us)
     cfg = mc.ModelConfig(name=name, max_batch_size=options.max_batch_size,
                          input=[_tensor(mc.ModelInput, io.input, io.dtype, io.input_dims)],
                          output=[_tensor(mc.ModelOutput, io.output, io.dtype, io.output_dims)],
-                         dynamic_batching=mc.ModelDynamicBatching(max_queue_delay_microseconds=options.max_queue_delay_us),
+                         dynamic_batching=batching,
                          instance_group=[mc.ModelInstanceGroup(kind=KINDS[options.kind], count=options.instances)])
     if options.backend == "python":
         cfg.backend = "python"
@@ -196,7 +197,8 @@ def _write_head_and_ensemble(repo: Path, bundle: Bundle, backbone: _IO, head: _I
     """The head's newest version, then the configs and labels that serve it, then the manifest."""
     version = manifest["versions"][-1]["version"]
     _write_version(repo / HEAD_MODEL, version, bundle.head_path, options, bundle.labels)
-    _write_text(repo / HEAD_MODEL / "config.pbtxt", text_format.MessageToString(model_config(HEAD_MODEL, head, options, 1)))
+    _write_text(repo / HEAD_MODEL / "config.pbtxt",
+                text_format.MessageToString(model_config(HEAD_MODEL, head, options, threads=1)))
     _write_text(repo / ENSEMBLE / LABELS, "\n".join(bundle.labels) + "\n")
     _write_text(repo / ENSEMBLE / "config.pbtxt",
                 text_format.MessageToString(ensemble_config(backbone, head, options, manifest)))

@@ -61,8 +61,9 @@ def _probe(python: Path) -> dict:
     if not found["pytriton"]:
         raise TritonServerError(f"{python}: nvidia-pytriton is not installed there")
     if int(found["numpy"].split(".")[0]) >= 2 or not found["onnxruntime"]:
+        ort = "found" if found["onnxruntime"] else "missing"
         raise TritonServerError(f"{python}: the python backend stub needs numpy<2 and onnxruntime there "
-                                f"(numpy {found['numpy']}, onnxruntime {'found' if found['onnxruntime'] else 'missing'})")
+                                f"(numpy {found['numpy']}, onnxruntime {ort})")
     return found
 
 
@@ -101,7 +102,8 @@ class TritonServer:
         args = [str(dist / "bin" / "tritonserver"), f"--model-repository={self.repo}",
                 f"--backend-directory={self._backends(dist, found['version'])}", "--model-control-mode=explicit",
                 "--http-address=127.0.0.1", f"--http-port={self.http_port}", "--allow-grpc=false",
-                "--allow-metrics=false", "--exit-on-error=true", "--exit-timeout-secs=5", *(f"--load-model={m}" for m in self.load)]
+                "--allow-metrics=false", "--exit-on-error=true", "--exit-timeout-secs=5",
+                *(f"--load-model={m}" for m in self.load)]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_ready(timeout)
