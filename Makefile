@@ -28,9 +28,8 @@ install: $(STAMP) $(TRITON_STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.demo
 
-# loadgroup: the tests of one xdist_group (one Ray cluster, one Triton server) share a worker.
 test: $(STAMP) $(TRITON_STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=15
+	$(BIN)/pytest -q -n 2 --durations=15
 
 clean:
 	rm -rf $(VENV) out .cache

@@ -128,7 +128,9 @@ class LocalNode:
         self.stop()
         raise RayClusterError(f"{self.log}: the node did not start within {timeout:.0f} s")
 
-    def stop(self, grace: float = 15.0) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM to the group (raylet, GCS and workers shut down on it; `ray start --block` itself
+        waits for a signal it treats as unexpected), then SIGKILL to whatever is left after `grace`."""
         if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -37,7 +37,7 @@ import onnxruntime as ort
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from catsplit.runtime.bundle import BACKBONE, HEAD, Bundle, Preprocess, load_bundle
+from catsplit.runtime.bundle import BACKBONE, Bundle, Preprocess, load_bundle
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
 from catsplit.scale.head import edit_id

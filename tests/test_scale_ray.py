@@ -18,19 +18,18 @@ from catsplit.scale.ray_serve import EDIT_HEADER, ServeConfig, deploy
 from tests.scale_helpers import (MODEL_A, SAMPLES, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)
 
-pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.slow]
+@pytest.mark.slow
+def test_ray_data_and_serve_on_a_local_cluster(tmp_path, monkeypatch):
+    """One local cluster for both (starting Ray is the expensive part)."""
+    for key, value in LocalNode.auth_env.items():  # no token written to ~/.ray for a throwaway cluster
+        monkeypatch.setenv(key, value)
+    with ray_session(num_cpus=2, object_store_memory=256 << 20):
+        check_batch_job_matches_catsplit_run(tmp_path / "batch")
+        check_serve_answers_and_swaps_head(tmp_path / "serve")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LocalNode.auth_env.items():  # no token written to ~/.ray for a throwaway cluster
-            mp.setenv(key, value)
-        with ray_session(num_cpus=2, object_store_memory=256 << 20):
-            yield
-
-
-def test_batch_job_matches_catsplit_run(cluster, tmp_path):
+def check_batch_job_matches_catsplit_run(tmp_path) -> None:
+    tmp_path.mkdir()
     videos = sample_videos()
     bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
     missing = str(tmp_path / "missing.mp4")
@@ -57,9 +56,10 @@ def _post(url: str, video: str) -> tuple[int, dict, str | None]:
         return e.code, json.loads(e.read()), None
 
 
-def test_serve_answers_and_swaps_head(cluster, tmp_path):
+def check_serve_answers_and_swaps_head(tmp_path) -> None:
     from ray import serve
 
+    tmp_path.mkdir()
     videos = sample_videos(4)
     bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
     _, want, _ = catsplit_run(MODEL_A, videos)

@@ -10,19 +10,16 @@ from catsplit.runtime.cli import catsplit
 from catsplit.scale.ray_cluster import LocalNode
 from tests.scale_helpers import MODEL_A, assert_same_top_k, catsplit_run, corrupt_clip, sample_videos
 
-pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.slow]
+@pytest.fixture
+def head(monkeypatch):
+    for key, value in LocalNode.auth_env.items():
+        monkeypatch.setenv(key, value)
+    with LocalNode(num_cpus=1, object_store_memory=128 << 20) as head_node:
+        with LocalNode(head_node.address, num_cpus=1, object_store_memory=128 << 20):
+            yield head_node
 
 
-@pytest.fixture(scope="module")
-def head():
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in LocalNode.auth_env.items():
-            mp.setenv(key, value)
-        with LocalNode(num_cpus=1, object_store_memory=128 << 20) as head_node:
-            with LocalNode(head_node.address, num_cpus=1, object_store_memory=128 << 20):
-                yield head_node
-
-
+@pytest.mark.slow
 def test_classify_joins_a_cluster(head, tmp_path):
     videos = sample_videos(8)
     bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))

@@ -24,7 +24,6 @@ from catsplit.scale.triton_server import TritonServer
 from tests.scale_helpers import (MODEL_A, MODEL_B, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)
 
-pytestmark = [pytest.mark.xdist_group("triton"), pytest.mark.slow]
 VIDEOS = sample_videos(6)
 
 
@@ -83,19 +82,22 @@ def test_export_refuses_bad_input(tmp_path):
     for result, problem in ((again, "already exists"), (other, "is not the one")):
         assert result.exit_code == 2
         (line,) = result.stderr.splitlines()
-        assert line.startswith(f"catsplit: error: ") and problem in line
+        assert line.startswith("catsplit: error: ") and problem in line
     assert [v["version"] for v in read_manifest(repo)["versions"]] == [1]
     assert not (repo / "head" / "2").exists()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The python-backend repository of model A, served by a real tritonserver."""
-    repo = tmp_path_factory.mktemp("triton") / "repo"
+@pytest.mark.slow
+def test_python_backend_on_a_real_server(tmp_path):
+    """One server for every check (starting one is the expensive part): the python-backend repository
+    of model A, then the same repository updated to an edit."""
+    repo = tmp_path / "repo"
     export_repository(MODEL_A, repo, RepoOptions(backend="python", max_batch_size=8))
     assert (repo / "backbone" / "1" / "model.py").is_file() and (repo / "head" / "1" / "model.py").is_file()
-    with TritonServer(repo, load=["video_classifier"]) as srv:
-        yield srv
+    with TritonServer(repo, load=["video_classifier"]) as server:
+        check_ensemble_equals_runtime(server)
+        check_client_prints_catsplit_runs_json(server, tmp_path)
+        check_update_and_load_switch_the_server(server, tmp_path)
 
 
 def _infer(url: str, x: np.ndarray, class_count: int = 0) -> np.ndarray:
@@ -109,7 +111,7 @@ def _infer(url: str, x: np.ndarray, class_count: int = 0) -> np.ndarray:
         client.close()
 
 
-def test_ensemble_output_equals_runtime(server):
+def check_ensemble_equals_runtime(server: TritonServer) -> None:
     rt = Runtime(MODEL_A, provider="cpu")
     x = np.concatenate([load_views(v, rt.bundle.preprocess) for v in VIDEOS[:3]])
     want = rt.logits(rt.features(x))
@@ -120,7 +122,7 @@ def test_ensemble_output_equals_runtime(server):
     assert abs(float(value) - want[0].max()) < 1e-5
 
 
-def test_triton_client_prints_catsplit_runs_json(server, tmp_path):
+def check_client_prints_catsplit_runs_json(server: TritonServer, tmp_path) -> None:
     bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
     code, local, local_err = catsplit_run(MODEL_A, VIDEOS + [bad], "--top-k", "3", "--views", "2x1")
     remote_code, remote, remote_err = catsplit_run(MODEL_A, VIDEOS + [bad], "--top-k", "3", "--views", "2x1",
@@ -137,8 +139,7 @@ def test_triton_client_prints_catsplit_runs_json(server, tmp_path):
     assert line.startswith("catsplit: error: ") and "is not the one" in line
 
 
-def test_update_and_load_switch_the_running_server(server, tmp_path):
-    """Runs last: it moves the module's server to the edit."""
+def check_update_and_load_switch_the_server(server: TritonServer, tmp_path) -> None:
     edited = edit_model_a(tmp_path / "edited")
     result = CliRunner().invoke(catsplit, ["triton", "export", str(edited), "-o", str(server.repo), "--update",
                                            "--load", server.url, "--json"])
