@@ -7,9 +7,12 @@ Each replica holds one Runtime; requests are decoded in threads and their views 
 the backbone (`@serve.batch`, up to `max_batch_size` videos).
 
 An edit reaches a running deployment without a restart: `deploy` it again with the edited bundle
-and the same `ServeConfig`. Only the user config (the bundle path) differs, so Serve calls each
-replica's `reconfigure`, which swaps the head (`Runtime.swap_head`, backbone kept); a bundle of
-another backbone is refused there and the old head keeps answering.
+and the same `ServeConfig`. The app is deployed from a config, as `serve run CONFIG` and `serve deploy`
+do, so only the deployment's user config (the bundle path) differs between the two: Serve calls each
+running replica's `reconfigure`, which swaps the head (`Runtime.swap_head`, backbone kept). (The
+imperative `serve.run(app)` would give every call a new code version and replace the replicas.)
+A bundle of another backbone fails `swap_head`; Serve then replaces the replica, which loads the new
+bundle whole. The `X-Catsplit-Replica` header names the replica that answered.
 """
 from __future__ import annotations
 
@@ -22,17 +25,25 @@ from typing import Any
 
 import numpy as np
 from ray import serve
+from ray.serve import Application
+from ray.serve._private import api as serve_api
+from ray.serve.schema import ServeDeploySchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from catsplit.runtime.bundle import Bundle
+from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.session import Prediction, Runtime
 from catsplit.runtime.video import VideoError
 from catsplit.scale.head import current_head, swap_head
 from catsplit.scale.views import Scored, decode_bytes, score
 
 APP = "catsplit"
-EDIT_HEADER = "X-Catsplit-Edit"
+EDIT_HEADER, REPLICA_HEADER = "X-Catsplit-Edit", "X-Catsplit-Replica"
+
+
+class ServeDeployError(CatsplitError):
+    """The deployment did not come up; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,9 @@ class VideoClassifier:
     """One Runtime per replica; the bundle arrives through the user config (`reconfigure`)."""
 
     def __init__(self, config: dict[str, Any]):
-        self.config = ServeConfig(**config)
+        self.config = ServeConfig(**{**config, "views": tuple(config["views"])})
         self.rt: Runtime | None = None
+        self.replica = serve.get_replica_context().replica_id.unique_id
         self._infer.set_max_batch_size(self.config.max_batch_size)
         self._infer.set_batch_wait_timeout_s(self.config.batch_wait_ms / 1e3)
 
@@ -82,7 +94,7 @@ class VideoClassifier:
         timings = {"decode": round(decode_ms, 3), "backbone": round(scored.backbone_ms, 3),
                    "head": round(scored.head_ms, 3)}
         return JSONResponse(Prediction(name, scored.top_k, self.rt.provider, timings).to_json(),
-                            headers={EDIT_HEADER: edit})
+                            headers={EDIT_HEADER: edit, REPLICA_HEADER: self.replica})
 
     @serve.batch
     async def _infer(self, videos: list[np.ndarray]) -> list[tuple[Scored, str]]:
@@ -92,18 +104,50 @@ class VideoClassifier:
         return [(s, head.edit_id) for s in scored]
 
 
+def build_app(args: dict[str, Any]) -> Application:
+    """The application builder the deploy config names (`args`: {"config": ServeConfig as a dict})."""
+    return VideoClassifier.bind(args["config"])
+
+
+def deploy_config(bundle: str | os.PathLike, config: ServeConfig, host: str, port: int, route: str
+                  ) -> ServeDeploySchema:
+    """The Serve config of the app: everything fixed but the replicas' user config, the bundle."""
+    return ServeDeploySchema.model_validate({
+        "http_options": {"host": host, "port": port},
+        "applications": [{
+            "name": APP, "route_prefix": route, "import_path": f"{__name__}:build_app",
+            "args": {"config": asdict(config)},
+            "deployments": [{
+                "name": VideoClassifier.name, "num_replicas": config.replicas,
+                # Requests queued per replica: a full batch waiting while the previous one runs.
+                "max_ongoing_requests": 2 * config.max_batch_size,
+                "ray_actor_options": {"num_cpus": config.replica_cpus},
+                "user_config": {"bundle": str(Path(bundle).resolve())},
+            }],
+        }],
+    })
+
+
 def deploy(bundle: str | os.PathLike | Bundle, config: ServeConfig = ServeConfig(), host: str = "127.0.0.1",
-           port: int = 8000, route: str = "/classify") -> str:
-    """Deploy (or update) the app on the connected Ray cluster; returns its URL once it answers.
+           port: int = 8000, route: str = "/classify", timeout: float = 300.0) -> str:
+    """Deploy (or update) the app on the connected Ray cluster; returns its URL once every replica
+    runs `bundle`.
 
     A second call with another bundle of the same backbone and the same `config` is an in-place
-    update: Serve only reconfigures the replicas, which swap their heads.
+    update: Serve only reconfigures the running replicas, which swap their heads.
     """
-    path = Path(bundle.path if isinstance(bundle, Bundle) else bundle).resolve()
-    serve.start(http_options={"host": host, "port": port})
-    # Requests queued per replica: a full batch waiting while the previous one runs.
-    app = VideoClassifier.options(num_replicas=config.replicas, user_config={"bundle": str(path)},
-                                  max_ongoing_requests=2 * config.max_batch_size,
-                                  ray_actor_options={"num_cpus": config.replica_cpus}).bind(asdict(config))
-    serve.run(app, name=APP, route_prefix=route)
+    path = bundle.path if isinstance(bundle, Bundle) else bundle
+    schema = deploy_config(path, config, host, port, route)
+    client = serve_api.serve_start(http_options=schema.http_options.model_dump())  # as `serve run CONFIG`
+    client.deploy_apps(schema)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app = serve.status().applications.get(APP)
+        if app is not None and app.status == "RUNNING":
+            break
+        if app is not None and app.status == "DEPLOY_FAILED":
+            raise ServeDeployError(f"{path}: Serve could not deploy it ({first_line(RuntimeError(app.message))})")
+        time.sleep(0.1)
+    else:
+        raise ServeDeployError(f"{path}: the deployment was not running after {timeout:.0f} s")
     return f"http://{host}:{port}{route}"

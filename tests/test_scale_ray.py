@@ -14,7 +14,7 @@ from catsplit.runtime.bundle import load_bundle
 from catsplit.scale.head import edit_id
 from catsplit.scale.ray_batch import JobConfig, classify
 from catsplit.scale.ray_cluster import LocalNode, free_port, ray_session
-from catsplit.scale.ray_serve import EDIT_HEADER, ServeConfig, deploy
+from catsplit.scale.ray_serve import EDIT_HEADER, REPLICA_HEADER, ServeConfig, deploy
 from tests.scale_helpers import (MODEL_A, SAMPLES, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)
 
@@ -46,14 +46,15 @@ def check_batch_job_matches_catsplit_run(tmp_path) -> None:
     assert not rows[bad]["top_k"] and rows[bad]["edit_id"] is None
 
 
-def _post(url: str, video: str) -> tuple[int, dict, str | None]:
+def _post(url: str, video: str) -> tuple[int, dict, str | None, str | None]:
+    """(status, JSON, edit id, replica id) of a POST of `video`'s bytes."""
     with open(video, "rb") as f:
         req = urllib.request.Request(f"{url}?video={video}", data=f.read(), method="POST")
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read()), r.headers.get(EDIT_HEADER)
+            return r.status, json.loads(r.read()), r.headers.get(EDIT_HEADER), r.headers.get(REPLICA_HEADER)
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read()), None
+        return e.code, json.loads(e.read()), None, None
 
 
 def check_serve_answers_and_swaps_head(tmp_path) -> None:
@@ -65,21 +66,24 @@ def check_serve_answers_and_swaps_head(tmp_path) -> None:
     _, want, _ = catsplit_run(MODEL_A, videos)
     url = deploy(MODEL_A, ServeConfig(max_batch_size=4), port=free_port())
     try:
+        replicas = set()
         for video in videos:
-            status, got, edit = _post(url, video)
+            status, got, edit, replica = _post(url, video)
+            replicas.add(replica)
             assert status == 200 and edit == edit_id(load_bundle(MODEL_A))
             assert got.keys() == want[video].keys() and got["video"] == video
             assert got["provider"] == want[video]["provider"]
             assert_same_top_k(got["top_k"], want[video]["top_k"])
-        status, got, _ = _post(url, bad)
+        status, got, _, _ = _post(url, bad)
         assert status == 422 and got["error"].startswith(f"{bad}: cannot decode")
 
         edited = edit_model_a(tmp_path / "edited")
         assert deploy(edited, ServeConfig(max_batch_size=4), port=int(url.split(":")[2].split("/")[0])) == url
         _, want_edited, _ = catsplit_run(edited, videos, "--top-k", str(len(load_bundle(edited).labels)))
         for video in videos:
-            status, got, edit = _post(url, video)
+            status, got, edit, replica = _post(url, video)
             assert status == 200 and edit == edit_id(load_bundle(edited))
+            assert replica in replicas  # the same replica, reconfigured in place: not restarted
             labels = {t["label"] for t in got["top_k"]}
             assert TARGET not in labels and labels <= {t["label"] for t in want_edited[video]["top_k"]}
             assert_same_top_k(got["top_k"], want_edited[video]["top_k"][:5])
