@@ -160,14 +160,15 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _write_version(model_dir: Path, version: int, onnx: Path, options: RepoOptions, labels: list[str] | None) -> None:
-    """model_dir/<version>/ with model.onnx (hard link when possible), model.py for the python
-    backend, and the labels of a head version; assembled beside and renamed into place."""
+    """model_dir/<version>/ with model.onnx, model.py for the python backend, and the labels of a head
+    version; assembled beside and renamed into place.
+
+    model.onnx is a copy, never a hard link to the bundle's file: every edit hard-links the bundle's
+    backbone once more, which changes the shared inode's ctime, and Triton takes a changed time
+    under a model folder for a changed model and reloads it."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
     try:
-        try:
-            os.link(onnx, tmp / "model.onnx")
-        except OSError:
-            shutil.copyfile(onnx, tmp / "model.onnx")
+        shutil.copyfile(onnx, tmp / "model.onnx")
         if options.backend == "python":
             shutil.copyfile(PYTHON_MODEL, tmp / "model.py")
         if labels is not None:

@@ -10,7 +10,8 @@ tensors), so the interpreter needs numpy<2, onnxruntime and nvidia-pytriton; `ma
 one in `.venv/triton-server`, kept apart so that the project itself runs numpy 2.
 
 The server listens on 127.0.0.1 only (HTTP; gRPC and metrics off), in explicit model-control mode,
-and runs in its own process group, which `stop` ends (SIGTERM, then SIGKILL).
+and runs in its own process group, which `stop` ends (SIGTERM, then SIGKILL). Before it starts, the
+repository's model.py files are compiled with the stub's Python (see `start`).
 """
 from __future__ import annotations
 
@@ -99,6 +100,11 @@ class TritonServer:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(libs), found["libdir"] or "",
                                                             env.get("LD_LIBRARY_PATH", "")) if p)
         env["PATH"] = os.pathsep.join((str(self.python.parent), env.get("PATH", "")))
+        # The stub's import of a model.py would write __pycache__ into its version folder; Triton then
+        # sees the model modified and reloads it (the backbone too) at the next load of the ensemble.
+        # Compiled beforehand by the same Python, the import writes nothing.
+        subprocess.run([str(self.python), "-m", "compileall", "-q", str(self.repo)], check=True, env=env,
+                       capture_output=True)
         args = [str(dist / "bin" / "tritonserver"), f"--model-repository={self.repo}",
                 f"--backend-directory={self._backends(dist, found['version'])}", "--model-control-mode=explicit",
                 "--http-address=127.0.0.1", f"--http-port={self.http_port}", "--allow-grpc=false",

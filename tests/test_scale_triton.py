@@ -139,8 +139,20 @@ def check_client_prints_catsplit_runs_json(server: TritonServer, tmp_path) -> No
     assert line.startswith("catsplit: error: ") and "is not the one" in line
 
 
+def _backbone_runs(url: str) -> int:
+    """Inferences the loaded backbone has run (Triton's statistics restart when a model reloads)."""
+    client = http.InferenceServerClient(url)
+    try:
+        (stats,) = client.get_inference_statistics("backbone")["model_stats"]
+        return stats["inference_stats"]["success"]["count"]
+    finally:
+        client.close()
+
+
 def check_update_and_load_switch_the_server(server: TritonServer, tmp_path) -> None:
     edited = edit_model_a(tmp_path / "edited")
+    runs = _backbone_runs(server.url)
+    assert runs > 0
     result = CliRunner().invoke(catsplit, ["triton", "export", str(edited), "-o", str(server.repo), "--update",
                                            "--load", server.url, "--json"])
     assert result.exit_code == 0, result.output
@@ -149,6 +161,7 @@ def check_update_and_load_switch_the_server(server: TritonServer, tmp_path) -> N
     rt = Runtime(edited, provider="cpu")
     x = load_views(VIDEOS[0], rt.bundle.preprocess)
     np.testing.assert_allclose(_infer(server.url, x), rt.logits(rt.features(x)), atol=1e-4, rtol=1e-5)
+    assert _backbone_runs(server.url) == runs + 1  # the same backbone instance: it was not reloaded
     client = http.InferenceServerClient(server.url)
     try:
         assert client.get_model_metadata("backbone")["versions"] == ["1"]
