@@ -22,6 +22,7 @@ from catsplit.runtime.bundle import Bundle, Preprocess, load_bundle
 from catsplit.runtime.video import VideoError
 from catsplit.scale.inputs import Inputs, expand
 
+DECODE_WORKER_BYTES = 256 << 20
 SCHEMA = pa.schema([
     ("path", pa.string()),
     ("top_k", pa.list_(pa.struct([("label", pa.string()), ("prob", pa.float64())]))),
@@ -74,8 +75,10 @@ class _Classifier:
         from catsplit.runtime.session import Runtime
 
         self.config = JobConfig(**config)
+        # Decoding tasks share the node's cores, so the Runtime is made as for decoding alongside
+        # (decode_threads > 0): its intra-op threads do not spin-wait between ops.
         self.rt = Runtime(bundle, provider=self.config.provider, threads=self.config.threads,
-                          views=self.config.views, batch_size=self.config.batch_size, decode_threads=0)
+                          views=self.config.views, batch_size=self.config.batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         from catsplit.scale.head import current_head
@@ -108,12 +111,13 @@ def iter_results(bundle: str | os.PathLike | Bundle, inputs: Sequence[str] | Inp
         return
     datasets = [ray.data.read_binary_files(paths, include_paths=True, filesystem=fs) for fs, paths in found.files]
     ds = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
-    # A decoding task reserves one CPU and the memory of the views it returns. Asking for the memory
-    # also keeps decoding in tasks of its own: Ray Data fuses a map into the next one when their
-    # resource requests are equal, which would decode inside the inference actors, one video at a time.
+    # A decoding task reserves one CPU and its memory: the worker (Python, PyAV, numpy; Ray Data's issue
+    # detector measured up to 161 MiB) plus the views it returns. Asking for memory also keeps decoding
+    # in tasks of its own: Ray Data fuses a map into the next one when their resource requests are
+    # equal, which would decode inside the inference actors, one video at a time.
     views_bytes = 4 * int(np.prod(bundle.preprocess.input_shape(config.views[0] * config.views[1])))
     ds = ds.map(_decode, fn_kwargs={"preprocess": bundle.preprocess.to_dict(), "views": config.views},
-                num_cpus=1, memory=views_bytes)
+                num_cpus=1, memory=DECODE_WORKER_BYTES + views_bytes)
     ds = ds.map_batches(_Classifier, fn_constructor_kwargs={"bundle": str(bundle.path), "config": asdict(config)},
                         compute=ray.data.ActorPoolStrategy(size=config.actors), num_cpus=config.actor_cpus,
                         batch_size=config.videos_per_call, batch_format="numpy")

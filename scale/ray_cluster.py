@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from catsplit.runtime.errors import CatsplitError, first_line
+from catsplit.scale.processes import free_port, start_group, stop_group
 
 LOOPBACK = "127.0.0.2"
 
@@ -70,12 +70,6 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                               f"{e.strerror or e})") from None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 class LocalNode:
     """One `ray start --block` node on this machine, in its own process group.
 
@@ -115,9 +109,7 @@ class LocalNode:
     def start(self, timeout: float = 120.0) -> "LocalNode":
         """Start the node and wait until its raylet is up (its own `ray start` says so in its log)."""
         self._tmp.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            env={**os.environ, **self.auth_env})
+        self.process = start_group(self.args, self.log, {**os.environ, **self.auth_env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -129,19 +121,9 @@ class LocalNode:
         raise RayClusterError(f"{self.log}: the node did not start within {timeout:.0f} s")
 
     def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM to the group (raylet, GCS and workers shut down on it; `ray start --block` itself
-        waits for a signal it treats as unexpected), then SIGKILL to whatever is left after `grace`."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the group is left
-        self.process.wait()
+        """raylet, GCS and workers shut down on SIGTERM; `ray start --block` itself waits for a signal
+        it treats as unexpected, so the group's leader gets SIGKILL after `grace`."""
+        stop_group(self.process, grace)
 
     def __enter__(self) -> "LocalNode":
         return self.start()

@@ -76,8 +76,9 @@ class VideoClassifier:
         if self.rt is None:
             c = self.config
             views = c.views[0] * c.views[1]
+            # Requests decode in threads beside it: made as for decoding alongside (no spin-waiting).
             self.rt = Runtime(user_config["bundle"], provider=c.provider, threads=c.threads, views=c.views,
-                              batch_size=c.max_batch_size * views, decode_threads=0)
+                              batch_size=c.max_batch_size * views)
         else:
             swap_head(self.rt, user_config["bundle"])
 

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from catsplit.runtime.errors import CatsplitError
-from catsplit.scale.ray_cluster import free_port
+from catsplit.scale.processes import free_port, start_group, stop_group
 
 PYTHON_ENV = "CATSPLIT_TRITON_PYTHON"
 _PROBE = """
@@ -110,8 +109,7 @@ class TritonServer:
                 "--http-address=127.0.0.1", f"--http-port={self.http_port}", "--allow-grpc=false",
                 "--allow-metrics=false", "--exit-on-error=true", "--exit-timeout-secs=5",
                 *(f"--load-model={m}" for m in self.load)]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.process = start_group(args, self.log, env)
         self._wait_ready(timeout)
         return self
 
@@ -134,17 +132,7 @@ class TritonServer:
         raise TritonServerError(f"{self.log}: tritonserver was not ready within {timeout:.0f} s")
 
     def stop(self, grace: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # the stubs it started, if any are left
-        self.process.wait()
+        stop_group(self.process, grace)  # the server and the stubs it started
 
     def __enter__(self) -> "TritonServer":
         return self.start()

@@ -13,7 +13,8 @@ import pytest
 from catsplit.runtime.bundle import load_bundle
 from catsplit.scale.head import edit_id
 from catsplit.scale.ray_batch import JobConfig, classify
-from catsplit.scale.ray_cluster import LocalNode, free_port, ray_session
+from catsplit.scale.processes import free_port
+from catsplit.scale.ray_cluster import LocalNode, ray_session
 from catsplit.scale.ray_serve import EDIT_HEADER, REPLICA_HEADER, ServeConfig, deploy
 from tests.scale_helpers import (MODEL_A, SAMPLES, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)

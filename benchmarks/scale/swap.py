@@ -13,7 +13,8 @@ import numpy as np
 from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.video import load_views
 from catsplit.scale.head import edit_id
-from catsplit.scale.ray_cluster import free_port, ray_session
+from catsplit.scale.processes import free_port
+from catsplit.scale.ray_cluster import ray_session
 from catsplit.scale.ray_serve import EDIT_HEADER, ServeConfig, deploy
 from catsplit.scale.triton_repo import RepoOptions, export_repository, load_on_server, update_repository
 from catsplit.scale.triton_server import TritonServer
