@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 import socket
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -35,3 +37,31 @@ def stop_group(process: subprocess.Popen | None, grace: float) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+class OwnedProcess:
+    """A process group this object starts (`start`, which returns self) with a folder for its files:
+    a context manager. A clean `stop` ends the group and removes the folder when this object made it;
+    a failed start leaves the folder, with its log, for the error message to point at."""
+
+    grace = 5.0  # seconds between SIGTERM and SIGKILL
+    process: subprocess.Popen | None = None
+
+    def _make_workdir(self, given: str | os.PathLike | None, prefix: str) -> Path:
+        self._own_workdir = given is None
+        self.workdir = Path(given) if given else Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        return self.workdir
+
+    def start(self) -> "OwnedProcess":
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        stop_group(self.process, self.grace)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "OwnedProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -11,15 +11,13 @@ import contextlib
 import logging
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
 from catsplit.runtime.errors import CatsplitError, first_line
-from catsplit.scale.processes import free_port, start_group, stop_group
+from catsplit.scale.processes import OwnedProcess, free_port, start_group, stop_group
 
 LOOPBACK = "127.0.0.2"
 
@@ -70,7 +68,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                               f"{e.strerror or e})") from None
 
 
-class LocalNode:
+class LocalNode(OwnedProcess):
     """One `ray start --block` node on this machine, in its own process group.
 
     A head when `address` is None, else a worker joining `address`. It is stopped through its process
@@ -87,8 +85,7 @@ class LocalNode:
         self.head = address is None
         self.port = free_port() if self.head else None
         self.address = f"{LOOPBACK}:{self.port}" if self.head else address
-        # Ray's unix sockets live under the temp dir, whose path must stay short.
-        self._tmp = Path(temp_dir) if temp_dir else Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+        self._tmp = self._make_workdir(temp_dir, "ray")  # short: Ray's unix sockets live under it
         args = [str(Path(sys.executable).with_name("ray")), "start", "--block", "--disable-usage-stats",
                 "--node-ip-address", LOOPBACK, "--num-cpus", str(num_cpus)]
         if self.head:
@@ -104,7 +101,6 @@ class LocalNode:
             args += ["--object-store-memory", str(object_store_memory)]
         self.args = args
         self.log = self._tmp / f"ray-start-{'head' if self.head else 'worker'}-{os.getpid()}-{time.monotonic_ns()}.log"
-        self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120.0) -> "LocalNode":
         """Start the node and wait until its raylet is up (its own `ray start` says so in its log)."""
@@ -117,16 +113,5 @@ class LocalNode:
             if b"Ray runtime started" in self.log.read_bytes():
                 return self
             time.sleep(0.25)
-        self.stop()
+        stop_group(self.process, self.grace)
         raise RayClusterError(f"{self.log}: the node did not start within {timeout:.0f} s")
-
-    def stop(self, grace: float = 5.0) -> None:
-        """raylet, GCS and workers shut down on SIGTERM; `ray start --block` itself waits for a signal
-        it treats as unexpected, so the group's leader gets SIGKILL after `grace`."""
-        stop_group(self.process, grace)
-
-    def __enter__(self) -> "LocalNode":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

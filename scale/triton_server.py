@@ -21,13 +21,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
 from catsplit.runtime.errors import CatsplitError
-from catsplit.scale.processes import free_port, start_group, stop_group
+from catsplit.scale.processes import OwnedProcess, free_port, start_group, stop_group
 
 PYTHON_ENV = "CATSPLIT_TRITON_PYTHON"
 _PROBE = """
@@ -67,8 +66,10 @@ def _probe(python: Path) -> dict:
     return found
 
 
-class TritonServer:
+class TritonServer(OwnedProcess):
     """`tritonserver` over `repo`; use as a context manager, or `start()` / `stop()`."""
+
+    grace = 15.0  # tritonserver waits for in-flight requests (--exit-timeout-secs) and its stubs
 
     def __init__(self, repo: str | os.PathLike, python: str | os.PathLike | None = None, http_port: int | None = None,
                  load: Sequence[str] = (), workdir: str | os.PathLike | None = None):
@@ -77,9 +78,8 @@ class TritonServer:
         self.http_port = http_port or free_port()
         self.url = f"127.0.0.1:{self.http_port}"
         self.load = list(load)
-        self._work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tritonserver-"))
+        self._work = self._make_workdir(workdir, "tritonserver-")
         self.log = self._work / "tritonserver.log"
-        self.process: subprocess.Popen | None = None
 
     def _backends(self, dist: Path, version: str) -> Path:
         """The wheel's backend folder with the python backend stub for `version` beside the backend."""
@@ -128,14 +128,5 @@ class TritonServer:
                 time.sleep(0.25)
         finally:
             client.close()
-        self.stop()
+        stop_group(self.process, self.grace)
         raise TritonServerError(f"{self.log}: tritonserver was not ready within {timeout:.0f} s")
-
-    def stop(self, grace: float = 15.0) -> None:
-        stop_group(self.process, grace)  # the server and the stubs it started
-
-    def __enter__(self) -> "TritonServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -116,7 +116,7 @@ def main(models: str, per_label: int, vit_clips: int, swaps: int, quick: bool, w
     all_val = world_val(work, per_label)
     first_per_label = world_val(work, 1)
     results = {
-        "command": "python -m benchmarks.scale " + shlex.join(sys.argv[1:]),
+        "command": ("python -m benchmarks.scale " + shlex.join(sys.argv[1:])).strip(),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load_before": load_before, "python": platform.python_version(),

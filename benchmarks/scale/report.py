@@ -36,7 +36,11 @@ def write_results(results: dict, out: Path) -> None:
              "first val clip of each label.",
              "- clips/s = clips / wall time from asking to the last answer: catsplit-run's includes its process "
              "start and model load, the Ray job's its actors' start and model load, not the cluster's start "
-             "(listed apart).", "",
+             "(listed apart).",
+             *([f"- **The machine was busy** (load average {m['load_before'][0]:.1f} on {m['cores']} cores): each "
+                "figure is then the share of a contended machine a configuration got, and Ray's many processes "
+                "and threads get a larger share than one catsplit-run process. Compare the engines only on a "
+                "rerun on a quiet machine."] if m["load_before"][0] > m["cores"] else []), "",
              "## Throughput", "",
              "| model | clips | catsplit-run clips/s | Ray Data, 1 node (2 CPUs) clips/s | Ray / catsplit-run | "
              "Ray Data, 2 nodes x 1 CPU clips/s | top-1 agreement with catsplit-run (1 / 2 nodes) | "
