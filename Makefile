@@ -11,6 +11,8 @@ FLOOR_STAMP := $(FLOOR_VENV)/.installed
 # The tests that need only the runtime's dependencies (shipped bundles, an edited bundle, hostile input).
 RUNTIME_TESTS := tests/test_shipped_runtime.py tests/test_runtime_head.py tests/test_video_limits.py \
 	tests/test_hostile_runtime.py
+TRITON := $(VENV)/triton-server
+TRITON_STAMP := $(TRITON)/.installed
 
 .PHONY: install demo test test-fast test-floor clean
 
@@ -26,13 +28,22 @@ $(FLOOR_STAMP): pyproject.toml
 	$(FLOOR_VENV)/bin/pip install --quiet -e . 'onnxruntime-gpu==$(ORT_FLOOR)' pytest
 	touch $@
 
-install: $(STAMP)
+# The Python a local Triton server's python backend stub runs model.py with (catsplit.scale.triton_server):
+# nvidia-pytriton's tritonserver, numpy<2 (the stub of server 2.51 is built against numpy 1) and
+# onnxruntime. A venv of its own, so that the project itself keeps numpy 2.
+$(TRITON_STAMP): Makefile
+	$(PYTHON) -m venv $(TRITON)
+	$(TRITON)/bin/pip install --quiet --upgrade pip
+	$(TRITON)/bin/pip install --quiet 'nvidia-pytriton==0.7.0' 'onnxruntime>=1.20,<2'
+	touch $@
+
+install: $(STAMP) $(TRITON_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m benchmarks.demo
 
 # The full suite, then the runtime tests again on the oldest onnxruntime.
-test: $(STAMP)
+test: $(STAMP) $(TRITON_STAMP)
 	$(BIN)/pytest -q -n 2 --durations=15
 	$(MAKE) test-floor
 

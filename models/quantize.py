@@ -31,11 +31,10 @@ from catsplit.runtime.bundle import BACKBONE, BUNDLE_KIND, HEAD, Bundle, fill_bu
 from catsplit.runtime.inputs import MIB, read_text
 from catsplit.runtime.output import check_output, staged_output
 from catsplit.runtime.errors import CatsplitError, first_line
-from catsplit.runtime.video import VideoError, load_views
+from catsplit.runtime.video import VIDEO_SUFFIXES, VideoError, load_views
 
 MODES = ("dynamic", "static", "fp16")
 PRECISION = {"dynamic": "int8", "static": "int8", "fp16": "fp16"}
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 # The compute ops to quantise; norms, softmax and activations stay float. Dynamic mode leaves Conv
 # float: onnxruntime's ConvInteger is slower than its float Conv (0.24x on R(2+1)D-18, measured).
 QUANTIZED_OPS = {"dynamic": ["MatMul", "Gemm"], "static": ["Conv", "MatMul", "Gemm"]}

@@ -33,9 +33,11 @@ SUBCOMMANDS = {
     "run": ("catsplit.runtime.cli", "run", "runtime"),
     "deploy": ("catsplit.runtime.stream.deploy", "deploy_cmd", "runtime"),
     "send": ("catsplit.runtime.stream.send", "send_cmd", "runtime"),
+    "ray": ("catsplit.scale.cli", "ray", "scale"),
+    "triton": ("catsplit.scale.cli", "triton", "scale"),
 }
 # The packages that make an extra present; a subcommand's module may import them only when it runs.
-EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": ()}
+EXTRA_MARKERS = {"compiler": ("onnx", "torch"), "runtime": (), "scale": ("ray", "tritonclient")}
 EXIT_VIDEO, EXIT_USAGE = 1, 2
 
 
@@ -158,9 +160,8 @@ def _parse_views(value: str) -> tuple[int, int]:
 
 
 def _print_table(pred: Any) -> None:
-    t = pred.timings_ms
-    click.echo(f"{printable(pred.video)}  [{pred.provider}; decode {t['decode']:.1f} ms, backbone "
-               f"{t['backbone']:.1f} ms, head {t['head']:.1f} ms]")  # a file name cannot forge a line
+    times = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in pred.timings_ms.items())
+    click.echo(f"{printable(pred.video)}  [{pred.provider}; {times}]")  # a file name cannot forge a line
     width = max(len(label) for label, _ in pred.top_k)
     for rank, (label, prob) in enumerate(pred.top_k, 1):
         click.echo(f"  {rank:>2}  {printable(label):<{width}}  {prob:.4f}")
@@ -179,9 +180,13 @@ def _print_table(pred: Any) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Views per backbone run; views of several videos share a batch.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per video per line on stdout.")
+@click.option("--triton", metavar="URL", help="Decode and preprocess here, classify on the Triton server at URL "
+              "(host:port, a repository from `catsplit triton export`); only BUNDLE's bundle.json is read, "
+              "--provider, --threads and --batch-size do not apply. Needs catsplit[triton-client].")
 @stream_options
 def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: str, threads: int | None,
-        batch_size: int, as_json: bool, streams: tuple[str, ...], streams_file: str | None, **stream: Any) -> int:
+        batch_size: int, as_json: bool, triton: str | None, streams: tuple[str, ...], streams_file: str | None,
+        **stream: Any) -> int:
     """Classify VIDEO files with the bundle at BUNDLE, or live streams (--stream).
 
     A video that cannot be used (missing, empty, truncated, not a video, too short) gets one error
@@ -194,16 +199,24 @@ def run(bundle: str, videos: tuple[str, ...], provider: str, top_k: int, views: 
     live = bool(streams or streams_file)
     if live == bool(videos):
         raise click.UsageError("give VIDEO files or --stream/--streams sources (not both)")
+    if live and triton:
+        raise click.UsageError("--triton classifies VIDEO files; it does not take --stream sources")
     clips_crops = _parse_views(views)
     try:
-        runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
-        if live:
-            return run_streams(bundle, runtime, streams, streams_file, top_k, batch_size, **stream)
+        if triton:
+            from catsplit.scale.triton_client import iter_predictions
+
+            predictions = iter_predictions(bundle, videos, triton, top_k, clips_crops)
+        else:
+            runtime = Runtime(bundle, provider=provider, threads=threads, views=clips_crops, batch_size=batch_size)
+            if live:
+                return run_streams(bundle, runtime, streams, streams_file, top_k, batch_size, **stream)
+            predictions = runtime.iter_classify(videos, top_k)
         failed = 0
         show_bar = len(videos) >= 20 and sys.stderr.isatty()
         with click.progressbar(length=len(videos), file=sys.stderr, label="classifying",
                                hidden=not show_bar) as bar:
-            for pred in runtime.iter_classify(videos, top_k):
+            for pred in predictions:
                 bar.update(1)
                 if pred.error is not None:
                     failed += 1

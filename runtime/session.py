@@ -208,6 +208,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def video_top_k(logits: np.ndarray, labels: Sequence[str], k: int) -> list[tuple[str, float]]:
+    """One video's top-k (label, probability) from its views' logits [V, C]: the softmax of each view,
+    averaged over the views; ties keep label order. Every path that scores a video (this runtime, the
+    scale-out adapters) goes through here, so they agree on what a prediction is."""
+    p = softmax(logits).mean(axis=0)
+    best = np.argsort(-p, kind="stable")[:k]
+    return [(labels[i], float(p[i])) for i in best]
+
+
 class Runtime:
     """Run a bundle: `classify` videos, or call `features` and `head.logits` on arrays yourself.
 
@@ -461,17 +470,16 @@ class Runtime:
             lg, b_ms, h_ms = self._logits_of_views(x[start:start + self.batch_size], head)
             logits.append(lg)
             backbone_ms, head_ms = backbone_ms + b_ms, head_ms + h_ms
-        probs = softmax(np.concatenate(logits)) if logits else None
+        all_logits = np.concatenate(logits) if logits else None
         start = 0
         for name, views, decode_ms in pending:
             if isinstance(views, str):
                 yield Prediction(name, [], self.provider, {}, error=views)
                 continue
-            p = probs[start:start + len(views)].mean(axis=0)
             share = len(views) / len(x)
+            top = video_top_k(all_logits[start:start + len(views)], head.labels, top_k)
             start += len(views)
-            best = np.argsort(-p, kind="stable")[:top_k]
-            yield Prediction(name, [(head.labels[i], float(p[i])) for i in best], self.provider,
+            yield Prediction(name, top, self.provider,
                              {"decode": round(decode_ms, 3), "backbone": round(backbone_ms * share, 3),
                               "head": round(head_ms * share, 3)}, edit_id=head.edit_id)
         pending.clear()

@@ -65,6 +65,9 @@ EXACT_PIXELS = 4096 * 2160
 HD_PIXELS = 1920 * 1080
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")  # what a folder of videos is taken to hold
+
+
 class VideoError(CatsplitError):
     """A video that cannot be turned into views; the message is one line naming the file."""
 

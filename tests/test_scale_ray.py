@@ -1,0 +1,92 @@
+"""Ray on a private local cluster (`ray.init(num_cpus=2)`, started by the test): the Ray Data job gives
+`catsplit-run`'s answers and error rows for bad files; Ray Serve answers POSTs with `catsplit-run`'s
+JSON, and a redeploy with an edit swaps the running replicas' head (reconfigure)."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pyarrow.parquet as pq
+import pytest
+
+from catsplit.runtime.bundle import load_bundle
+from catsplit.runtime.session import edit_id
+from catsplit.scale.ray_batch import JobConfig, classify
+from catsplit.scale.processes import free_port
+from catsplit.scale.ray_cluster import LocalNode, ray_session
+from catsplit.scale.ray_serve import EDIT_HEADER, REPLICA_HEADER, ServeConfig, deploy
+from tests.scale_helpers import (MODEL_A, SAMPLES, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
+                                 edit_model_a, sample_videos)
+
+@pytest.mark.slow
+def test_ray_data_and_serve_on_a_local_cluster(tmp_path, monkeypatch):
+    """One local cluster for both (starting Ray is the expensive part)."""
+    for key, value in LocalNode.auth_env.items():  # no token written to ~/.ray for a throwaway cluster
+        monkeypatch.setenv(key, value)
+    with ray_session(num_cpus=2, object_store_memory=256 << 20):
+        check_batch_job_matches_catsplit_run(tmp_path / "batch")
+        check_serve_answers_and_swaps_head(tmp_path / "serve")
+
+
+def check_batch_job_matches_catsplit_run(tmp_path) -> None:
+    tmp_path.mkdir()
+    videos = sample_videos()
+    bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
+    missing = str(tmp_path / "missing.mp4")
+    code, want, stderr = catsplit_run(MODEL_A, videos + [bad, missing], "--views", "2x1")
+    summary = classify(MODEL_A, [str(SAMPLES), bad, missing], tmp_path / "out.parquet", JobConfig(views=(2, 1)))
+    assert summary == {"out": str(tmp_path / "out.parquet"), "videos": len(videos) + 2, "errors": 2}
+    rows = {r["path"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
+    assert sorted(rows) == sorted(videos + [bad, missing])
+    for video in videos:
+        assert rows[video]["error"] is None and rows[video]["edit_id"] == edit_id(load_bundle(MODEL_A))
+        assert_same_top_k(rows[video]["top_k"], want[video]["top_k"])
+    errors = {f"catsplit: error: {rows[p]['error']}" for p in (bad, missing)}
+    assert code == 1 and errors == set(stderr.splitlines())  # the messages catsplit-run gives those files
+    assert not rows[bad]["top_k"] and rows[bad]["edit_id"] is None
+
+
+def _post(url: str, video: str) -> tuple[int, dict, str | None, str | None]:
+    """(status, JSON, edit id, replica id) of a POST of `video`'s bytes."""
+    with open(video, "rb") as f:
+        req = urllib.request.Request(f"{url}?video={video}", data=f.read(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read()), r.headers.get(EDIT_HEADER), r.headers.get(REPLICA_HEADER)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), None, None
+
+
+def check_serve_answers_and_swaps_head(tmp_path) -> None:
+    from ray import serve
+
+    tmp_path.mkdir()
+    videos = sample_videos(4)
+    bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
+    _, want, _ = catsplit_run(MODEL_A, videos)
+    url = deploy(MODEL_A, ServeConfig(max_batch_size=4), port=free_port())
+    try:
+        replicas = set()
+        for video in videos:
+            status, got, edit, replica = _post(url, video)
+            replicas.add(replica)
+            assert status == 200 and edit == edit_id(load_bundle(MODEL_A))
+            assert got.keys() == want[video].keys() and got["video"] == video
+            assert got["provider"] == want[video]["provider"]
+            assert_same_top_k(got["top_k"], want[video]["top_k"])
+        status, got, _, _ = _post(url, bad)
+        assert status == 422 and got["error"].startswith(f"{bad}: cannot decode")
+
+        edited = edit_model_a(tmp_path / "edited")
+        assert deploy(edited, ServeConfig(max_batch_size=4), port=int(url.split(":")[2].split("/")[0])) == url
+        _, want_edited, _ = catsplit_run(edited, videos, "--top-k", str(len(load_bundle(edited).labels)))
+        for video in videos:
+            status, got, edit, replica = _post(url, video)
+            assert status == 200 and edit == edit_id(load_bundle(edited))
+            assert replica in replicas  # the same replica, reconfigured in place: not restarted
+            labels = {t["label"] for t in got["top_k"]}
+            assert TARGET not in labels and labels <= {t["label"] for t in want_edited[video]["top_k"]}
+            assert_same_top_k(got["top_k"], want_edited[video]["top_k"][:5])
+    finally:
+        serve.shutdown()
