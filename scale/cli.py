@@ -19,7 +19,6 @@ from catsplit.runtime.cli import _parse_views, one_line_errors
 from catsplit.runtime.errors import CatsplitError
 
 _HELP = {"help_option_names": ["-h", "--help"]}
-_one_line_errors = one_line_errors(lambda: (CatsplitError,))
 
 
 def _views(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
@@ -80,7 +79,7 @@ def ray() -> None:
 @_inference_options
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@_one_line_errors
+@one_line_errors
 def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | None, num_cpus: int | None,
                  actors: int, actor_cpus: float, batch_size: int, top_k: int, views: tuple[int, int],
                  threads: int | None, provider: str, force: bool, as_json: bool) -> None:
@@ -127,7 +126,7 @@ def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | 
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address Serve's HTTP proxy listens on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Its port.")
 @click.option("--route", default="/classify", show_default=True, help="Route of the classifier.")
-@_one_line_errors
+@one_line_errors
 def serve_cmd(bundle: str, address: str | None, num_cpus: int | None, replicas: int, replica_cpus: float,
               max_batch_size: int, batch_wait_ms: float, top_k: int, views: tuple[int, int], threads: int | None,
               provider: str, host: str, port: int, route: str) -> None:
@@ -184,7 +183,7 @@ def triton() -> None:
               "model control) load video_classifier: with --update, it switches to the new head.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (without --update).")
 @click.option("--json", "as_json", is_flag=True, help="Print the repository's manifest as JSON.")
-@_one_line_errors
+@one_line_errors
 def export_cmd(bundle: str, repo: str, update: bool, backend: str, kind: str, instances: int, max_batch_size: int,
                max_queue_delay_us: int, threads: int | None, load_url: str | None, force: bool, as_json: bool) -> None:
     """Write BUNDLE as a Triton model repository OUT: backbone, head and the ensemble video_classifier
@@ -214,7 +213,7 @@ def export_cmd(bundle: str, repo: str, update: bool, backend: str, kind: str, in
 @click.option("--python", "python", type=click.Path(dir_okay=False),
               help="Interpreter with nvidia-pytriton, numpy<2 and onnxruntime for the python backend stub "
               "(default: $CATSPLIT_TRITON_PYTHON, else make install's .venv/triton-server).")
-@_one_line_errors
+@one_line_errors
 def serve_triton_cmd(repo: str, port: int, python: str | None) -> None:
     """Serve the model repository REPO (written with --backend python) on this machine with the
     tritonserver of nvidia-pytriton (python backend only) until Ctrl-C."""

@@ -83,11 +83,16 @@ class LocalNode(OwnedProcess):
     def __init__(self, address: str | None = None, num_cpus: int = 1, object_store_memory: int | None = None,
                  temp_dir: str | os.PathLike | None = None):
         self.head = address is None
-        self.port = free_port() if self.head else None
-        self.address = f"{LOOPBACK}:{self.port}" if self.head else address
+        self.join, self.num_cpus, self.object_store_memory = address, num_cpus, object_store_memory
         self._tmp = self._make_workdir(temp_dir, "ray")  # short: Ray's unix sockets live under it
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
+        """Fresh free ports and the `ray start` arguments that use them."""
+        self.port = free_port() if self.head else None
+        self.address = f"{LOOPBACK}:{self.port}" if self.head else self.join
         args = [str(Path(sys.executable).with_name("ray")), "start", "--block", "--disable-usage-stats",
-                "--node-ip-address", LOOPBACK, "--num-cpus", str(num_cpus)]
+                "--node-ip-address", LOOPBACK, "--num-cpus", str(self.num_cpus)]
         if self.head:
             args += ["--head", "--port", str(self.port), "--include-dashboard", "false",
                      "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()),
@@ -97,21 +102,31 @@ class LocalNode(OwnedProcess):
         for flag in ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--metrics-export-port",
                      "--runtime-env-agent-port", "--node-manager-port", "--object-manager-port"):
             args += [flag, str(free_port())]
-        if object_store_memory:
-            args += ["--object-store-memory", str(object_store_memory)]
+        if self.object_store_memory:
+            args += ["--object-store-memory", str(self.object_store_memory)]
         self.args = args
         self.log = self._tmp / f"ray-start-{'head' if self.head else 'worker'}-{os.getpid()}-{time.monotonic_ns()}.log"
 
-    def start(self, timeout: float = 120.0) -> "LocalNode":
-        """Start the node and wait until its raylet is up (its own `ray start` says so in its log)."""
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> "LocalNode":
+        """Start the node and wait until its raylet is up (its own `ray start` says so in its log).
+
+        A free port can be taken by another process between its choice and Ray's bind (several
+        clusters starting at once), and `ray start` then exits: it is tried again on fresh ports.
+        """
         self._tmp.mkdir(parents=True, exist_ok=True)
-        self.process = start_group(self.args, self.log, {**os.environ, **self.auth_env})
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RayClusterError(f"{self.log}: ray start exited with status {self.process.returncode}")
-            if b"Ray runtime started" in self.log.read_bytes():
-                return self
-            time.sleep(0.25)
+        for attempt in range(attempts):
+            if attempt:
+                self._pick_ports()
+            self.process = start_group(self.args, self.log, {**os.environ, **self.auth_env})
+            while time.monotonic() < deadline and self.process.poll() is None:
+                if b"Ray runtime started" in self.log.read_bytes():
+                    return self
+                time.sleep(0.25)
+            if self.process.poll() is None:
+                break  # still starting at the deadline
+        else:
+            raise RayClusterError(f"{self.log}: ray start exited with status {self.process.returncode} "
+                                  f"({attempts} attempts)")
         stop_group(self.process, self.grace)
         raise RayClusterError(f"{self.log}: the node did not start within {timeout:.0f} s")

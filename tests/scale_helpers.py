@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from benchmarks.world.write_mp4 import read_index
 from catsplit.compiler.compile import compile_split
+from catsplit.compiler.options import SplitOptions
 from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.cli import run
 from tests.edit_bundles import HashedBagOfWords
@@ -40,8 +41,8 @@ def assert_same_top_k(got: list[dict], want: list[dict], tol: float = 1e-5) -> N
 def edit_model_a(out: Path) -> Path:
     """Model A with TARGET split into its three subcategories (MR, flat): a new head, same backbone."""
     subs = load_bundle(MODEL_A).groups[TARGET]
-    compile_split(MODEL_A, {"split": TARGET, "into": [{"label": s} for s in subs]}, out, method="mr",
-                  text_encoder=HashedBagOfWords())
+    compile_split(MODEL_A, {"split": TARGET, "into": [{"label": s} for s in subs]}, out,
+                  SplitOptions(method="mr", text_encoder=HashedBagOfWords()))
     return out
 
 

@@ -46,6 +46,7 @@ def bundles_of(name: str, work: Path) -> tuple[str, str]:
     second head."""
     if name == "model_a":
         from catsplit.compiler.compile import compile_split
+        from catsplit.compiler.options import SplitOptions
         from catsplit.runtime.bundle import load_bundle
         from benchmarks.latency.models import MODEL_A
 
@@ -53,7 +54,8 @@ def bundles_of(name: str, work: Path) -> tuple[str, str]:
         if not (edited / "bundle.json").is_file():
             target = "Showing something with spatial relation"
             subs = load_bundle(MODEL_A).groups[target]
-            compile_split(MODEL_A, {"split": target, "into": [{"label": s} for s in subs]}, edited, method="mr")
+            compile_split(MODEL_A, {"split": target, "into": [{"label": s} for s in subs]}, edited,
+                          SplitOptions(method="mr"))
         return str(MODEL_A), str(edited)
     from benchmarks.latency.models import SPECS, prepare
 
