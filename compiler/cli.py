@@ -206,7 +206,7 @@ def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, j
     """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity)."""
     from pathlib import Path
 
-    from catsplit.compiler.groups import propose_groups
+    from catsplit.compiler.propose import propose_groups
     from catsplit.compiler.text_encoder import load_text_encoder
     from catsplit.runtime.bundle import load_bundle
 
