@@ -2,6 +2,7 @@
 
     python -m benchmarks.world.contact_sheet --out out/sheets [--labels "Pushing something from left to right" ...]
     python -m benchmarks.world.contact_sheet --world gym --out out/gym_sheets [--labels ...]
+    python -m benchmarks.world.contact_sheet --world gym --rows 1 --labels ... --labels ... --one sheet.png
 """
 from __future__ import annotations
 
@@ -36,22 +37,33 @@ def slug(label: str) -> str:
 
 @click.command()
 @click.option("--world", "world_name", type=click.Choice(list(WORLDS)), default="ssv2", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="One PNG per label here.")
 @click.option("--labels", "only", multiple=True, help="Labels to draw (default: every rendered label).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
 @click.option("--rows", default=4, show_default=True, help="Clips per sheet.")
 @click.option("--every", default=2, show_default=True, help="Draw every n-th frame.")
-def main(world_name: str, out: Path, only: tuple[str, ...], seed: int, split: str, rows: int, every: int) -> None:
-    """Write <out>/<label slug>.png for each label."""
+@click.option("--one", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one PNG here with every label's sheet stacked, instead of one PNG per label in --out.")
+def main(world_name: str, out: Path | None, only: tuple[str, ...], seed: int, split: str, rows: int, every: int,
+         one: Path | None) -> None:
+    """Write <out>/<label slug>.png for each label (or all of them into --one)."""
     world = get(world_name)
     labels = list(only) or world.fine_labels()
     unknown = [lab for lab in labels if lab not in world.fine_labels()]
     if unknown:
         raise click.ClickException(f"not a rendered label: {unknown[0]!r}")
+    sheets = (sheet(label, seed, split, rows, every, world=world) for label in tqdm(labels, desc="contact sheets"))
+    if one is not None:
+        grid = np.concatenate([np.asarray(s) for s in sheets])
+        one.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(one, optimize=True)
+        return
+    if out is None:
+        raise click.UsageError("give --out DIR or --one FILE")
     out.mkdir(parents=True, exist_ok=True)
-    for label in tqdm(labels, desc="contact sheets"):
-        sheet(label, seed, split, rows, every, world=world).save(out / f"{slug(label)}.png")
+    for label, image in zip(labels, sheets):
+        image.save(out / f"{slug(label)}.png")
 
 
 if __name__ == "__main__":

@@ -58,12 +58,14 @@ class Domain:
         return {"A": self.groups_a, "B": self.groups_b}[model]
 
     def label_space(self, model: str) -> list[str]:
-        """Model A/B's classes: collapsed group names of its subset, then every other label fine."""
+        """Model A/B's classes: collapsed group names of its subset, then every other label fine. A group
+        name that is also a fine label of the other subset is one class, as in the authors' label maps
+        (FineGym-Split A: "(BB) salto forward tucked")."""
         collapsed = self.subset_groups(model)
         classes = []
         for group, labels in self.rendered_groups().items():
             classes.extend([group] if group in collapsed else labels)
-        return classes
+        return list(dict.fromkeys(classes))
 
     def class_of(self, model: str) -> dict[str, str]:
         """Fine label -> the class it carries in `model`'s label space."""
