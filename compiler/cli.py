@@ -203,7 +203,8 @@ def _print_scheme(scheme, overrides, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the scheme and derived modifiers as JSON.")
 @_one_line_errors
 def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, force, as_json):
-    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity)."""
+    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity; labels with
+    different leading "(TAG)"s are never grouped)."""
     from pathlib import Path
 
     from catsplit.compiler.propose import propose_groups
