@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -67,7 +68,8 @@ def main(world_name, scheme, models, bundle_a, bundle_b, seeds, methods, views, 
             click.echo(path)
         return
     world = get(world_name)
-    paths = {"A": bundle_a or world.bundle("A"), "B": bundle_b or world.bundle("B")}
+    shipped = {m: Path(os.path.relpath(world.bundle(m))) for m in "AB"}   # as the results file shows it
+    paths = {"A": bundle_a or shipped["A"], "B": bundle_b or shipped["B"]}
     if any(m not in paths for m in _csv(models)):
         raise click.BadParameter(f"{models!r}: models are A and/or B", param_hint="--models")
     bundles = {m: paths[m] for m in _csv(models)}
