@@ -141,10 +141,9 @@ def _sign(c: Choreo) -> float:
 
 def flight(c: Choreo, ta: float, tb: float, el: Element, salto0: float, dsalto: float, twist0: float = 0.0,
            twist_window: tuple[float, float] = (0.1, 0.9), shape_window: tuple[float, float] = (0.18, 0.78),
-           side: tuple[float, float] | None = None) -> float:
+           side: tuple[float, float] | None = None) -> None:
     """Keys of a flight from ta to tb: salto angle from salto0 by dsalto (linear: constant angular speed),
-    the twists inside twist_window (fractions of the flight), the body shape held inside shape_window.
-    Returns the twist angle at landing."""
+    the twists inside twist_window (fractions of the flight), the body shape held inside shape_window."""
     d = tb - ta
     c.key(ta, "stretched", salto=salto0, twist=twist0)
     c.key(tb, salto=salto0 + dsalto)
@@ -161,7 +160,6 @@ def flight(c: Choreo, ta: float, tb: float, el: Element, salto0: float, dsalto: 
     c.key(ta + s0 * d, shape).key(ta + s1 * d, shape)
     if side is not None:
         c.key(ta, side=side[0]).key(tb, side=side[1])
-    return twist
 
 
 def land(c: Choreo, tb: float, where, how: str = "") -> None:
@@ -218,17 +216,17 @@ def build_salto(c: Choreo, el: Element) -> None:
         c.key(ta * 0.95, "arms up")
     c.key(0.0, salto=0.0, side=0.0, twist=0.0).key(ta, salto=0.0, side=0.0)
     if el.direction == "sideward":
-        twist = flight(c, ta, tb, el, 0.0, 0.0, side=(0.0, -360.0 * el.saltos))
+        flight(c, ta, tb, el, 0.0, 0.0, side=(0.0, -360.0 * el.saltos))
         if el.twists:
             c.key(ta, yaw=face).key(tb, yaw=face + 180.0 * el.twists)
     else:
         if twist_first:  # arabian / jump forward with a half twist: the half twist comes at take-off
             t_half = ta + 0.18 * (tb - ta)
             c.key(ta, twist=0.0).key(t_half, twist=_sign(c) * 180.0)
-            twist = flight(c, t_half, tb, el, dsalto * 0.08, dsalto * 0.92, twist0=c.angles["twist"][-1][1])
+            flight(c, t_half, tb, el, dsalto * 0.08, dsalto * 0.92, twist0=c.angles["twist"][-1][1])
             c.key(ta, salto=0.0)
         else:
-            twist = flight(c, ta, tb, el, 0.0, dsalto)
+            flight(c, ta, tb, el, 0.0, dsalto)
     c.fly(ta, rise)
     z = 0.0
     x1, y1 = x0 + dist * (-0.3 if gainer and not el.travel.endswith(("end", "side")) else 1.0), surf
@@ -243,7 +241,6 @@ def build_salto(c: Choreo, el: Element) -> None:
     if el.landing == "side":  # side stand: across the beam
         c.key(tb, yaw=c.angles["yaw"][-1][1] if el.direction == "sideward" else 0.0)
     land(c, tb, c.feet(x1, y1, z), "step" if el.landing == "step" else "")
-    del twist
 
 
 def build_aerial(c: Choreo, el: Element) -> None:
@@ -305,8 +302,6 @@ def build_flicflac(c: Choreo, el: Element) -> None:
     c.key(0.0, "stand", yaw=-90.0, salto=0.0, side=0.0, twist=0.0)
     if gainer:
         c.key(ta * 0.6, "lunge").key(ta, "kick")
-    elif el.travel == "jump backward":
-        c.key(ta * 0.6, "crouch").key(ta, "arms up")
     else:
         c.key(ta * 0.6, "crouch").key(ta, "arms up")
     twist = _sign(c) * 360.0 * el.twists

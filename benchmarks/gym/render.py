@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.gym.body import BUN_RADIUS, HEAD_RADIUS, J, SEGMENTS
+from benchmarks.gym.body import BUN_RADIUS, HEAD_RADIUS, POSES, SEGMENTS, J, joints, orientation
 from benchmarks.gym.motion import BAR_GAP, BEAM, BEAM_HALF, HIGH, LOW, MAT, TABLE, Choreo
 from benchmarks.world.render import Look, photometric
 
@@ -257,8 +257,6 @@ def draw(frames: np.ndarray, prims: list[Prim], cam: Camera) -> None:
 
 def bystander(rng: np.random.Generator, cam: Camera, T: int) -> np.ndarray:
     """A coach or judge standing by on the far side of the apparatus (world joints [T, J, 3]), swaying."""
-    from benchmarks.gym.body import POSES, joints, orientation
-
     h = rng.uniform(1.55, 1.9)
     local = joints(np.broadcast_to(POSES["stand"], (T, len(POSES["stand"]))), h)
     yaw = np.full(T, np.radians(rng.uniform(-180, 180)))

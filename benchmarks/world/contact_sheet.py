@@ -43,21 +43,22 @@ def slug(label: str) -> str:
 @click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
 @click.option("--rows", default=4, show_default=True, help="Clips per sheet.")
 @click.option("--every", default=2, show_default=True, help="Draw every n-th frame.")
+@click.option("--zoom", default=2, show_default=True, help="Magnify frames this many times.")
 @click.option("--one", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write one PNG here with every label's sheet stacked, instead of one PNG per label in --out.")
+              help="Write one PNG here (256-colour palette) with every label's sheet stacked, not one per label.")
 def main(world_name: str, out: Path | None, only: tuple[str, ...], seed: int, split: str, rows: int, every: int,
-         one: Path | None) -> None:
+         zoom: int, one: Path | None) -> None:
     """Write <out>/<label slug>.png for each label (or all of them into --one)."""
     world = get(world_name)
     labels = list(only) or world.fine_labels()
     unknown = [lab for lab in labels if lab not in world.fine_labels()]
     if unknown:
         raise click.ClickException(f"not a rendered label: {unknown[0]!r}")
-    sheets = (sheet(label, seed, split, rows, every, world=world) for label in tqdm(labels, desc="contact sheets"))
+    sheets = (sheet(label, seed, split, rows, every, zoom, world) for label in tqdm(labels, desc="contact sheets"))
     if one is not None:
         grid = np.concatenate([np.asarray(s) for s in sheets])
         one.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(grid).save(one, optimize=True)
+        Image.fromarray(grid).quantize(256).save(one, optimize=True)   # a palette keeps committed sheets small
         return
     if out is None:
         raise click.UsageError("give --out DIR or --one FILE")
