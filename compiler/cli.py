@@ -197,8 +197,10 @@ def _print_scheme(scheme, labels, overrides, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the scheme and derived modifiers as JSON.")
 @one_line_errors
 def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, force, as_json):
-    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity)."""
-    from catsplit.compiler.groups import SCHEME_FILE_KIND, propose_groups, write_scheme
+    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity; labels with
+    different leading "(TAG)"s are never grouped)."""
+    from catsplit.compiler.groups import SCHEME_FILE_KIND, write_scheme
+    from catsplit.compiler.propose import propose_groups
     from catsplit.compiler.text_encoder import load_text_encoder
     from catsplit.runtime.bundle import load_bundle
     from catsplit.runtime.output import check_output

@@ -10,11 +10,16 @@ and the state with the best EMA is restored.
 
 Our choices (the paper leaves them open): `max_epochs=200` (a 174-class head converges well before),
 the EMA starts at the first epoch's value, and training runs on one torch thread so that a seed gives
-the same rows on every run of the same machine.
+the same rows on every run of the same machine. The pairs depend on the head and the group scheme,
+not on the split, so every split of one head trains the same g; `train_alignment` remembers its last
+few fits by their exact inputs and returns the one it would train again (the edit-quality benchmark
+splits every target of a head, three seeds each).
 """
 from __future__ import annotations
 
 import copy
+import hashlib
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -27,6 +32,8 @@ from catsplit.compiler.dictionary import Dictionary
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.options import AlignConfig
 from catsplit.compiler.text_encoder import TextEncoder
+
+REMEMBERED = 8   # fits kept (one g: about 1 MB for a 256-dim head)
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,24 @@ def alignment_pairs(dictionary: Dictionary, labels: Sequence[str],
     return texts, np.stack(targets).astype(np.float32)
 
 
+_FITS: OrderedDict[str, AlignResult] = OrderedDict()
+
+
 def train_alignment(x: np.ndarray, y: np.ndarray, seed: int = 0,
                     config: AlignConfig = AlignConfig()) -> AlignResult:
-    """Fit g on embeddings x [N, d_text] -> targets y [N, D]."""
+    """Fit g on embeddings x [N, d_text] -> targets y [N, D] (a fit of the same inputs is remembered:
+    training is deterministic, so it would come out the same)."""
+    x, y = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32)
+    key = hashlib.sha256(x.tobytes() + y.tobytes() + repr((x.shape, y.shape, seed, config)).encode()).hexdigest()
+    if key not in _FITS:
+        _FITS[key] = _fit(x, y, seed, config)
+        while len(_FITS) > REMEMBERED:
+            _FITS.popitem(last=False)
+    _FITS.move_to_end(key)
+    return _FITS[key]
+
+
+def _fit(x: np.ndarray, y: np.ndarray, seed: int, config: AlignConfig) -> AlignResult:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))

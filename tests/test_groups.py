@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.groups import (check_scheme, derive_modifier, load_scheme, modifiers,
-                                      pairwise_agreement, propose_groups, resolve_groups)
+from catsplit.compiler.groups import check_scheme, derive_modifier, load_scheme, modifiers, resolve_groups
+from catsplit.compiler.propose import pairwise_agreement, propose_groups
 from catsplit.runtime.bundle import Bundle, Preprocess, write_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "world" / "data"  # copies of shared/data

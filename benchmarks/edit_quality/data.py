@@ -1,5 +1,8 @@
 """What one model's table needs, computed once: the world's clips, their backbone features, the head.
 
+The world (SSv2-Split-Synth or FineGym-Split-Synth, `benchmarks.world.domain`) is the one the bundle
+was trained on (its provenance says), unless given.
+
 Backbone features of every val clip and of the split targets' low-shot pools are computed through the
 bundle's own backbone (catsplit Runtime.features, onnxruntime) from the runtime's own views of the
 rendered frames (runtime.video.sample_indices + preprocess_clip: the mp4 decode is the only step left
@@ -18,8 +21,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from benchmarks.world.labels import class_of, rendered_groups, subset_groups
-from benchmarks.world.splits import ClipRef, WorldSplits, renderer_version
+from benchmarks.world.domain import Domain, get
+from benchmarks.world.splits import ClipRef, WorldSplits
 from catsplit.compiler.head import load_head, read_rows
 from catsplit.compiler.text_encoder import cache_root
 from catsplit.runtime import Runtime
@@ -41,7 +44,7 @@ def features(rt: Runtime, splits: WorldSplits, refs: Sequence[ClipRef], views: t
     if cache is not None:
         sha = rt.bundle.files.get("backbone.onnx") or "unknown"
         split = "-".join(sorted({r.split for r in refs}))
-        digest = hashlib.sha256(repr((list(refs), views, renderer_version())).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(repr((list(refs), views, splits.world.version())).encode()).hexdigest()[:16]
         path = Path(cache) / f"feat_{sha[:16]}_world{splits.seed}_{split}_{len(refs)}_{digest}.npy"
         if path.is_file():
             return np.load(path)
@@ -95,30 +98,33 @@ class World:
     views: tuple[int, int]
 
     def fine(self, target: str) -> list[str]:
-        return rendered_groups()[target]
+        return self.splits.world.rendered_groups()[target]
 
     def truth(self, target: str) -> tuple[list[str], np.ndarray]:
         """Each val clip's expected label for an edit of `target`, and which clips are the target's."""
         inside_labels = set(self.fine(target))
-        cls = class_of(self.model)
+        cls = self.splits.world.class_of(self.model)
         inside = np.array([r.label in inside_labels for r in self.val])
         return [r.label if r.label in inside_labels else cls[r.label] for r in self.val], inside
 
 
-def splits_of(bundle: Bundle, n_train: int | None = None, n_val: int | None = None) -> WorldSplits:
+def splits_of(bundle: Bundle, n_train: int | None = None, n_val: int | None = None,
+              world: Domain | None = None) -> WorldSplits:
     """The world splits the bundle was trained on (its provenance), optionally with fewer clips."""
     s = bundle.provenance.get("splits", {})
+    world = world or get(bundle.provenance.get("world", "ssv2"))
     base = WorldSplits(seed=int(s.get("seed", 0)), n_train=int(s.get("n_train", 48)), n_val=int(s.get("n_val", 16)))
-    return WorldSplits(base.seed, min(n_train or base.n_train, base.n_train), min(n_val or base.n_val, base.n_val))
+    return WorldSplits(base.seed, min(n_train or base.n_train, base.n_train), min(n_val or base.n_val, base.n_val),
+                       world)
 
 
 def load_world(bundle_path: str | Path, model: str, views: tuple[int, int] = (2, 3),
                targets: Sequence[str] | None = None, n_train: int | None = None, n_val: int | None = None,
-               cache: Path | None = None, progress: bool = False) -> World:
+               cache: Path | None = None, progress: bool = False, world: Domain | None = None) -> World:
     """Load a bundle and compute (or load cached) features of the val clips and the targets' pools."""
     bundle = load_bundle(bundle_path)
-    splits = splits_of(bundle, n_train, n_val)
-    targets = [t for t in subset_groups(model) if targets is None or t in targets]
+    splits = splits_of(bundle, n_train, n_val, world)
+    targets = [t for t in splits.world.subset_groups(model) if targets is None or t in targets]
     cache = cache if cache is not None else cache_root() / "edit_quality"
     rt = Runtime(bundle, provider="cpu", threads=2, views=views)
     val = splits.clips("val")

@@ -127,9 +127,10 @@ class Rows:
     cheap and go through edit_rows whole.
     """
 
-    def __init__(self, world: World, encoders: dict, align: AlignConfig = AlignConfig()):
+    def __init__(self, world: World, encoders: dict, align: AlignConfig = AlignConfig(),
+                 groups: dict[str, list[str]] | None = None):
         self.world, self.encoders, self.align = world, encoders, align
-        self.groups = resolve_groups(world.bundle)
+        self.groups = groups if groups is not None else resolve_groups(world.bundle)  # default: the bundle's
         self._zero_shot: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def _edit_rows(self, spec: SplitSpec, c: int, method: Method, seed: int, shots: Shots | None = None,

@@ -48,18 +48,18 @@ def _pm(v: tuple[float, float]) -> str:
     return f"{v[0]:.1f} ± {v[1]:.1f}"
 
 
-def _paper(key: str) -> str:
-    if key not in PAPER:
+def _paper(key: str, paper: dict = PAPER) -> str:
+    if key not in paper:
         return "- | -"
-    g, loc = PAPER[key]
+    g, loc = paper[key]
     return f"{g:.1f} | {'-' if loc is None else f'{loc:.1f}'}"
 
 
-def main_table(doc: dict) -> list[str]:
+def main_table(doc: dict, paper: dict = PAPER, ours: str = "SSv2-Split-Synth (ours)",
+               theirs: str = "SSv2-Split (paper)") -> list[str]:
     models = list(doc["models"])
-    head = "| method | " + " | ".join(f"SSv2-Split-Synth (ours) {m}: generality | {m}: locality | {m}: mean"
-                                      for m in models)
-    head += " | SSv2-Split (paper) A: generality | A: locality |"
+    head = "| method | " + " | ".join(f"{ours} {m}: generality | {m}: locality | {m}: mean" for m in models)
+    head += f" | {theirs} A: generality | A: locality |"
     lines = [head, "|" + "---|" * (2 + 3 * len(models) + 1)]
     keys = [k for k in BY_KEY if any(k in doc["models"][m]["methods"] for m in models)
             and BY_KEY[k].family not in ("ablation", "bias offset")]
@@ -72,7 +72,7 @@ def main_table(doc: dict) -> list[str]:
                 continue
             s = method_summary(entry)
             cells += [_pm(s["generality"]), _pm(s["locality"]), _pm(s["mean"])]
-        lines.append(f"| {BY_KEY[key].label} | " + " | ".join(cells) + f" | {_paper(key)} |")
+        lines.append(f"| {BY_KEY[key].label} | " + " | ".join(cells) + f" | {_paper(key, paper)} |")
     return lines
 
 
@@ -92,14 +92,15 @@ def family_table(doc: dict, families: Sequence[str]) -> list[str]:
     return lines
 
 
-def kind_table(doc: dict, keys: Sequence[str]) -> list[str]:
+def kind_table(doc: dict, keys: Sequence[str], kind_of: dict[str, str] = KIND,
+               kinds: Sequence[str] = KINDS) -> list[str]:
     """Generality by kind of split (pooled over the kind's targets of both models, mean over seeds)."""
     lines = ["| kind | targets (A + B) | chance (1/k, pooled) | "
              + " | ".join(f"{BY_KEY[k].label}: generality" for k in keys) + " |", "|" + "---|" * (3 + len(keys))]
-    for kind in KINDS:
+    for kind in kinds:
         chance = [(x["clips"] / info["k"][x["target"]], x["clips"]) for info in doc["models"].values()
                   for x in next(iter(next(iter(info["methods"].values()))["seeds"].values()))
-                  if KIND[x["target"]] == kind]
+                  if kind_of[x["target"]] == kind]
         cells = [f"{sum(c for c, _ in chance) / sum(n for _, n in chance) * 100:.1f}" if chance else "-"]
         for key in keys:
             per_seed: dict[str, list[int]] = {}
@@ -107,17 +108,17 @@ def kind_table(doc: dict, keys: Sequence[str]) -> list[str]:
                 for seed, scores in info["methods"].get(key, {"seeds": {}})["seeds"].items():
                     counts = per_seed.setdefault(seed, [0, 0])
                     for x in scores:
-                        if KIND[x["target"]] == kind:
+                        if kind_of[x["target"]] == kind:
                             counts[0] += x["correct"]
                             counts[1] += x["clips"]
             pooled = [c / n * 100 for c, n in per_seed.values() if n]
             cells.append(f"{np.mean(pooled):.1f}" if pooled else "-")
-        count = sum(KIND[t] == kind for info in doc["models"].values() for t in info["targets"])
+        count = sum(kind_of[t] == kind for info in doc["models"].values() for t in info["targets"])
         lines.append(f"| {kind} | {count} | " + " | ".join(cells) + " |")
     return lines
 
 
-def target_table(doc: dict, keys: Sequence[str]) -> list[str]:
+def target_table(doc: dict, keys: Sequence[str], kind_of: dict[str, str] = KIND) -> list[str]:
     lines = ["| model | target | kind | k | " + " | ".join(f"{BY_KEY[k].label}: G / L" for k in keys) + " |",
              "|" + "---|" * (4 + len(keys))]
     for m, info in doc["models"].items():
@@ -133,11 +134,12 @@ def target_table(doc: dict, keys: Sequence[str]) -> list[str]:
                 loc = np.mean([x["edited_acc"] / x["original_acc"] for x in xs]) * 100
                 cells.append(f"{g:.0f} / {loc:.1f}")
             k = str(info["k"].get(t, "-"))
-            lines.append(f"| {m} | {t} | {KIND[t]} | {k} | " + " | ".join(cells) + " |")
+            lines.append(f"| {m} | {t} | {kind_of[t]} | {k} | " + " | ".join(cells) + " |")
     return lines
 
 
-def plot(doc: dict, path: Path) -> None:
+def plot(doc: dict, path: Path, paper: dict = PAPER, title: str = "SSv2-Split-Synth (ours)",
+         paper_title: str = "SSv2-Split (paper, model A)") -> None:
     """Generality vs locality, every method and model, with the paper's points; right: the zoom on
     the high-locality corner where the zero-shot and one-shot methods sit."""
     import matplotlib
@@ -155,7 +157,7 @@ def plot(doc: dict, path: Path) -> None:
                 ax.errorbar(s["locality"][0], s["generality"][0], xerr=s["locality"][1], yerr=s["generality"][1],
                             fmt=markers.get(m, "^"), color=colors[key], ms=7, capsize=2,
                             label=BY_KEY[key].label if m == first and ax is axes[1] else None)
-        for key, (g, loc) in PAPER.items():
+        for key, (g, loc) in paper.items():
             if loc is not None:
                 ax.plot(loc, g, marker="*", color=colors[key], ms=13, mec="black", mew=0.6, ls="none")
         ax.set_xlabel("locality (%)")
@@ -163,7 +165,7 @@ def plot(doc: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[1].set_xlim(84, 101)
     axes[1].set_ylim(0, 62)
-    axes[0].set_title("SSv2-Split-Synth (ours): o model A, □ model B\n★ SSv2-Split (paper, model A)")
+    axes[0].set_title(f"{title}: o model A, □ model B\n★ {paper_title}")
     axes[1].set_title("zoom: locality 84-101")
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()

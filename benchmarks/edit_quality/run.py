@@ -36,14 +36,16 @@ class Table:
 
 
 def run_table(world: World, methods: Sequence[M.Method], seeds: Sequence[int], encoders: dict,
-              progress: bool = False, align: AlignConfig = AlignConfig()) -> Table:
+              progress: bool = False, align: AlignConfig = AlignConfig(),
+              groups: dict[str, list[str]] | None = None) -> Table:
+    """Every method x seed x target; `groups` replaces the bundle's group scheme (a proposed one)."""
     table = Table(world.model)
     jobs = [(m, s, t) for m in methods for s in seeds for t in world.targets]
     it = jobs
     if progress:
         from tqdm import tqdm
         it = tqdm(jobs, desc=f"model {world.model}", leave=False)
-    rows = M.Rows(world, encoders, align)
+    rows = M.Rows(world, encoders, align, groups)
     for method, seed, target in it:
         t0 = time.perf_counter()
         score = evaluate(world, method, target, seed, rows)

@@ -1,4 +1,4 @@
-"""Which SSv2-Split groups the rendered world contains, and the two mixed-granularity label spaces.
+"""Which SSv2-Split groups the rendered world contains, and the world as a `Domain` (`WORLD`).
 
 Groups are the authors' (data/ssv2_split_group_scheme.json, verbatim). We render every fine label of
 the chosen groups, preferring groups whose modifiers recur across subsets A and B (spatial relations,
@@ -7,11 +7,17 @@ split targets) and the subset-B groups and singletons fine; model B is the mirro
 """
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from pathlib import Path
 
+from benchmarks.world.domain import Domain
+from benchmarks.world.render import FRAMES, SIZE
+from catsplit.runtime.bundle import Preprocess
+
 DATA = Path(__file__).with_name("data")
+HERE = Path(__file__).parent
+# How a real mp4 of the world becomes the backbone's input: 8 of the 16 frames (TSN centres), short
+# side kept at the rendered 56 (so resizing is the identity), centre crop 48.
+PREPROCESS = Preprocess(num_frames=8, crop=48, resize=SIZE, layout="NCTHW", sampling="uniform")
 
 GROUPS_A = (
     "Dropping something with spatial relation",
@@ -97,43 +103,24 @@ LEFT_OUT = {
 }
 
 
-@lru_cache(maxsize=1)
+WORLD = Domain(
+    name="ssv2", title="SSv2-Split-Synth", scheme_file=DATA / "ssv2_split_group_scheme.json",
+    groups_a=GROUPS_A, groups_b=GROUPS_B, singletons=SINGLETONS, clips="benchmarks.world.clips",
+    sources=tuple(HERE / n for n in ("render.py", "scene.py", "scripts.py", "clips.py")),
+    preprocess=PREPROCESS, frames=FRAMES, size=SIZE, bundle_prefix="ssv2_split")
+
+
 def scheme() -> dict:
     """The authors' full group scheme (group_scheme, A, B)."""
-    return json.loads((DATA / "ssv2_split_group_scheme.json").read_text(encoding="utf-8"))
+    return WORLD.scheme()
 
 
 def ssv2_labels() -> list[str]:
     return (DATA / "ssv2_labels.txt").read_text(encoding="utf-8").splitlines()
 
 
-def rendered_groups() -> dict[str, list[str]]:
-    """Group name -> fine labels, restricted to the rendered groups (singletons included)."""
-    gs = scheme()["group_scheme"]
-    return {g: list(gs[g]) for g in (*GROUPS_A, *GROUPS_B, *SINGLETONS)}
-
-
-def fine_labels() -> list[str]:
-    """Every rendered fine label, in a fixed order (subset A groups, subset B groups, singletons)."""
-    return [label for labels in rendered_groups().values() for label in labels]
-
-
-def subset_groups(model: str) -> tuple[str, ...]:
-    """The groups collapsed to their names in `model` ("A" or "B"): its split targets."""
-    return {"A": GROUPS_A, "B": GROUPS_B}[model]
-
-
-def label_space(model: str) -> list[str]:
-    """Model A/B's classes: collapsed group names of its subset, then every other label fine."""
-    collapsed = subset_groups(model)
-    classes = []
-    for group, labels in rendered_groups().items():
-        classes.extend([group] if group in collapsed else labels)
-    return classes
-
-
-def class_of(model: str) -> dict[str, str]:
-    """Fine label -> the class it carries in `model`'s label space."""
-    collapsed = subset_groups(model)
-    return {label: (group if group in collapsed else label)
-            for group, labels in rendered_groups().items() for label in labels}
+rendered_groups = WORLD.rendered_groups
+fine_labels = WORLD.fine_labels
+subset_groups = WORLD.subset_groups
+label_space = WORLD.label_space
+class_of = WORLD.class_of

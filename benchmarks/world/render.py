@@ -168,7 +168,6 @@ def rasterise(actors: list[Actor], cam: Camera, bd: Backdrop, look: Look, rng: n
     out = np.empty((frames, size, size, 3), np.uint8)
     vv, uu = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     order = sorted(actors, key=lambda a: a.layer)
-    gdir = np.cos(look.grad_dir) * (uu / size - 0.5) + np.sin(look.grad_dir) * (vv / size - 0.5)
     for i in range(frames):
         z = cam.zoom[i]
         wx = (uu - size / 2) / z + cam.cx[i]
@@ -176,9 +175,18 @@ def rasterise(actors: list[Actor], cam: Camera, bd: Backdrop, look: Look, rng: n
         img = _background(bd, wx, wy)
         for actor in order:
             draw_actor(img, actor, i, cam, size)
-        gain = look.gain * (1.0 if look.flicker is None else look.flicker[i])
-        img = img * look.cast * gain + (look.grad * gdir)[..., None]
-        if look.noise > 0:
-            img = img + rng.normal(0.0, look.noise, img.shape)
-        out[i] = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out[i] = photometric(img, look, i, rng)
     return out
+
+
+def photometric(img: np.ndarray, look: Look, i: int, rng: np.random.Generator) -> np.ndarray:
+    """Frame i's lighting nuisance (gain, flicker, colour cast, gradient, sensor noise) applied to a float
+    RGB image in [0, 1]; uint8 out. Shared by every rendered world."""
+    size = img.shape[0]
+    vv, uu = np.mgrid[0:size, 0:img.shape[1]].astype(np.float64) + 0.5
+    gdir = np.cos(look.grad_dir) * (uu / size - 0.5) + np.sin(look.grad_dir) * (vv / size - 0.5)
+    gain = look.gain * (1.0 if look.flicker is None else look.flicker[i])
+    img = img * look.cast * gain + (look.grad * gdir)[..., None]
+    if look.noise > 0:
+        img = img + rng.normal(0.0, look.noise, img.shape)
+    return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.world.report out/world/A out/world/B > tables.md
     python -m benchmarks.world.report --samples models/bundles/samples   # writes samples/expected.json
+    python -m benchmarks.world.report --world gym --samples models/bundles/finegym_samples out/gym/A out/gym/B
 """
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ from pathlib import Path
 
 import click
 
-from benchmarks.world.labels import class_of, rendered_groups
+from benchmarks.world.domain import WORLDS, Domain, get
+from benchmarks.world.labels import WORLD as SSV2
 from benchmarks.world.write_mp4 import read_index
-
-BUNDLES = Path(__file__).resolve().parents[2] / "models" / "bundles"
 
 
 def model_section(metrics: dict) -> str:
     m = metrics
-    groups = rendered_groups()
+    groups = get(m.get("world", "ssv2")).rendered_groups()
     lines = [
         f"### Model {m['model']}: val top-1 {100 * m['val_top1']:.1f}% ({len(m['classes'])} classes)",
         "",
@@ -40,14 +40,15 @@ def model_section(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_samples(samples: Path, bundle: Path = BUNDLES / "ssv2_split_A_synth") -> dict:
+def score_samples(samples: Path, world: Domain = SSV2) -> dict:
     """Model A's top-1 on the shipped sample mp4s, through the runtime (what catsplit-run does)."""
     from catsplit.runtime import Runtime
 
+    bundle = world.bundle("A")
     rows = read_index(samples / "clips.csv")
     rt = Runtime(bundle, provider="cpu")
     preds = rt.classify([r["path"] for r in rows], top_k=1)
-    truth = class_of("A")
+    truth = world.class_of("A")
     hits = [p.error is None and p.top_k[0][0] == truth[r["label"]] for p, r in zip(preds, rows)]
     return {"bundle": bundle.name, "backbone_sha256": rt.bundle.files["backbone.onnx"], "clips": len(rows),
             "model_A_correct": int(sum(hits)), "model_A_top1": sum(hits) / len(rows),
@@ -58,12 +59,14 @@ def score_samples(samples: Path, bundle: Path = BUNDLES / "ssv2_split_A_synth") 
 
 @click.command()
 @click.argument("runs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--world", "world_name", type=click.Choice(list(WORLDS)), default="ssv2", show_default=True,
+              help="The world whose model A scores --samples.")
 @click.option("--samples", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Score model A on this sample set and write its expected.json.")
-def main(runs: tuple[Path, ...], samples: Path | None) -> None:
+def main(runs: tuple[Path, ...], world_name: str, samples: Path | None) -> None:
     """Print one markdown section per run directory."""
     if samples is not None:
-        result = score_samples(samples)
+        result = score_samples(samples, get(world_name))
         (samples / "expected.json").write_text(json.dumps(result, indent=1) + "\n")
         click.echo(json.dumps(result, indent=1))
     for run in runs:

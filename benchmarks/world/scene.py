@@ -20,6 +20,19 @@ def smooth(s: np.ndarray) -> np.ndarray:
     return s * s * (3.0 - 2.0 * s)
 
 
+def keyframes(t: np.ndarray, points, ease: bool = True) -> np.ndarray:
+    """Values at times t [T] of a piecewise motion through (time, value) keys (values scalars or arrays
+    [T, ...] out), eased (or linear) between keys, constant outside them. Keys must be sorted by time."""
+    ts = np.array([p[0] for p in points], float)
+    vs = np.array([p[1] for p in points], float)
+    if len(ts) == 1:
+        return np.broadcast_to(vs[0], (len(t), *vs.shape[1:])).copy()
+    i = np.clip(np.searchsorted(ts, t, side="right") - 1, 0, len(ts) - 2)
+    s = np.clip((t - ts[i]) / np.maximum(ts[i + 1] - ts[i], 1e-9), 0.0, 1.0)
+    s = (smooth(s) if ease else s).reshape(-1, *([1] * (vs.ndim - 1)))
+    return vs[i] + (vs[i + 1] - vs[i]) * s
+
+
 class Hand:
     """A palm (or fingertip) with an arm reaching in from off-screen along `direction` (radians)."""
 
@@ -196,13 +209,7 @@ class Scene:
     # --- tracks -------------------------------------------------------------------------------
     def key(self, *points: tuple[float, float], ease: bool = True) -> np.ndarray:
         """Piecewise motion through (time, value) keys, eased (or linear), constant outside them."""
-        ts = np.array([p[0] for p in points], float)
-        vs = np.array([p[1] for p in points], float)
-        if len(ts) == 1:
-            return np.full(self.T, vs[0])
-        i = np.clip(np.searchsorted(ts, self.t, side="right") - 1, 0, len(ts) - 2)
-        s = np.clip((self.t - ts[i]) / np.maximum(ts[i + 1] - ts[i], 1e-9), 0.0, 1.0)
-        return vs[i] + (vs[i + 1] - vs[i]) * (smooth(s) if ease else s)
+        return keyframes(self.t, points, ease)
 
     def fall(self, t0: float, y0: float, y1: float, g: float | None = None) -> np.ndarray:
         """Free fall from y0 starting at t0, stopping at y1 (gravity in px per unit time squared)."""

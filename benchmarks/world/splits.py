@@ -1,7 +1,8 @@
 """Deterministic data splits of the rendered world, as in the authors' SSv2-Split benchmark.
 
 Every label has `n_train` train clips and `n_val` val clips; clip i of label L in split S is
-`render_clip(L, seed, S, i)`, so a split is fully described by (seed, n_train, n_val). For each split
+`world.render(L, seed, S, i)`, so a split is fully described by (world, seed, n_train, n_val); the world
+is the SSv2 one unless given (`benchmarks.world.domain`). For each split
 target (a group of the model's subset): the equivalent set = the target's val clips with their fine
 labels; the unrelated set = every other val clip; the low-shot pool = the target's train clips with
 their fine labels.
@@ -14,15 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.world.clips import render_clip
-from benchmarks.world.labels import fine_labels, rendered_groups, subset_groups
-from benchmarks.world.render import FRAMES, SIZE
+from benchmarks.world.domain import Domain
+from benchmarks.world.labels import PREPROCESS, WORLD  # PREPROCESS: the SSv2 world's, imported from here
 from catsplit.runtime.bundle import Preprocess
 from catsplit.runtime.video import sample_indices
-
-# How a real mp4 of the world becomes the backbone's input: 8 of the 16 frames (TSN centres), short
-# side kept at the rendered 56 (so resizing is the identity), centre crop 48.
-PREPROCESS = Preprocess(num_frames=8, crop=48, resize=SIZE, layout="NCTHW", sampling="uniform")
 
 
 @dataclass(frozen=True)
@@ -37,36 +33,33 @@ class WorldSplits:
     seed: int = 0
     n_train: int = 48
     n_val: int = 16
+    world: Domain = WORLD
 
     def clips(self, split: str, labels: list[str] | None = None) -> list[ClipRef]:
         n = {"train": self.n_train, "val": self.n_val}[split]
-        return [ClipRef(label, split, i) for label in (labels or fine_labels()) for i in range(n)]
+        return [ClipRef(label, split, i) for label in (labels or self.world.fine_labels()) for i in range(n)]
 
     def targets(self, model: str) -> list[str]:
         """Split targets of model A/B: its collapsed groups."""
-        return list(subset_groups(model))
+        return list(self.world.subset_groups(model))
 
     def equivalent(self, target: str) -> list[ClipRef]:
-        return self.clips("val", rendered_groups()[target])
+        return self.clips("val", self.world.rendered_groups()[target])
 
     def unrelated(self, target: str) -> list[ClipRef]:
-        inside = set(rendered_groups()[target])
+        inside = set(self.world.rendered_groups()[target])
         return [c for c in self.clips("val") if c.label not in inside]
 
     def lowshot_pool(self, target: str) -> list[ClipRef]:
-        return self.clips("train", rendered_groups()[target])
+        return self.clips("train", self.world.rendered_groups()[target])
 
     def render(self, ref: ClipRef) -> np.ndarray:
-        return render_clip(ref.label, self.seed, ref.split, ref.index)
+        return self.world.render(ref.label, self.seed, ref.split, ref.index)
 
 
-def renderer_version() -> str:
-    """Digest of the renderer's source: a cache of rendered clips is stale once any of it changes."""
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for name in ("render.py", "scene.py", "scripts.py", "clips.py"):
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:12]
+def renderer_version(world: Domain = WORLD) -> str:
+    """Digest of the world's renderer source: a cache of rendered clips is stale once any of it changes."""
+    return world.version()
 
 
 def sampled_frames(frames: np.ndarray, pre: Preprocess = PREPROCESS) -> np.ndarray:
@@ -75,17 +68,20 @@ def sampled_frames(frames: np.ndarray, pre: Preprocess = PREPROCESS) -> np.ndarr
 
 
 def frame_arrays(splits: WorldSplits, refs: list[ClipRef], cache: Path | None = None,
-                 pre: Preprocess = PREPROCESS, progress: bool = False) -> np.ndarray:
-    """uint8 [N, num_frames, SIZE, SIZE, 3]: each clip's sampled frames (rendered once, cached)."""
+                 pre: Preprocess | None = None, progress: bool = False) -> np.ndarray:
+    """uint8 [N, num_frames, size, size, 3]: each clip's sampled frames (rendered once, cached); `pre`
+    defaults to the world's preprocessing."""
+    world = splits.world
+    pre = pre or world.preprocess
     if cache is not None:
         split = {r.split for r in refs}
-        ident = repr((refs, FRAMES, SIZE, pre.to_dict(), renderer_version()))
+        ident = repr((refs, world.frames, world.size, pre.to_dict(), world.version()))
         digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
-        key = f"world_s{splits.seed}_{'-'.join(sorted(split))}_{len(refs)}_{digest}.npy"
+        key = f"{world.name}_s{splits.seed}_{'-'.join(sorted(split))}_{len(refs)}_{digest}.npy"
         path = Path(cache) / key
         if path.is_file():
             return np.load(path)
-    out = np.empty((len(refs), pre.num_frames, SIZE, SIZE, 3), np.uint8)
+    out = np.empty((len(refs), pre.num_frames, world.size, world.size, 3), np.uint8)
     it = refs
     if progress:
         from tqdm import tqdm

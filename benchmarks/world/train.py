@@ -1,6 +1,7 @@
-"""Train base model A or B of the rendered SSv2-Split world on CPU.
+"""Train base model A or B of a rendered world (SSv2-Split-Synth, or FineGym-Split-Synth with --world gym) on CPU.
 
     python -m benchmarks.world.train --model A --out out/world/A [--bundle models/bundles/ssv2_split_A_synth]
+    python -m benchmarks.world.train --world gym --model A --out out/gym/A [--bundle ...]
 
 Model A's classes: the rendered subset-A groups collapsed to their group names, every subset-B label
 and singleton fine (B: the mirror). Training clips are the runtime's own sampled frames of the
@@ -13,6 +14,7 @@ is repeatable.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
 import sys
@@ -25,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.world.labels import class_of, label_space, rendered_groups
+from benchmarks.world.domain import WORLDS, Domain, get
+from benchmarks.world.labels import WORLD as SSV2
 from benchmarks.world.splits import PREPROCESS, WorldSplits, frame_arrays
 from catsplit.models.catnet import Backbone, CatNet, catnet_s
 from catsplit.runtime.bundle import Preprocess
@@ -67,15 +70,15 @@ def per_class(pred: np.ndarray, y: np.ndarray, classes: list[str]) -> dict[str, 
 
 def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 48, lr: float = 1.5e-3,
           n_train: int = 48, n_val: int = 16, threads: int = 2, cache: Path | None = Path("out/cache"),
-          log=print) -> dict:
+          log=print, world: Domain = SSV2) -> dict:
     """Train, evaluate and save `out/model.pt` and `out/metrics.json`; returns the metrics."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    splits = WorldSplits(seed=seed, n_train=n_train, n_val=n_val)
-    classes = label_space(model)
+    splits = WorldSplits(seed=seed, n_train=n_train, n_val=n_val, world=world)
+    classes = world.label_space(model)
     index = {c: k for k, c in enumerate(classes)}
-    cls = class_of(model)
+    cls = world.class_of(model)
     refs_tr, refs_va = splits.clips("train"), splits.clips("val")
     t0 = time.time()
     x_tr = frame_arrays(splits, refs_tr, cache, progress=True)
@@ -93,7 +96,8 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 4
     steps = epochs * (len(x_tr) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.1)
-    pre, slack = PREPROCESS, PREPROCESS.resize - PREPROCESS.crop
+    pre = world.preprocess
+    slack = pre.resize - pre.crop
     history = []
     t_train = time.time()
     for epoch in range(epochs):
@@ -115,15 +119,15 @@ def train(model: str, out: Path, seed: int = 0, epochs: int = 12, batch: int = 4
             tot += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(idx)
-        val_acc = float((predict(net, x_va).argmax(1) == y_va).mean())
+        val_acc = float((predict(net, x_va, pre).argmax(1) == y_va).mean())
         history.append({"epoch": epoch + 1, "loss": tot / seen, "train_acc": correct / seen, "val_acc": val_acc,
-                        "seconds": time.time() - t_ep})
+                        "seconds": time.time() - t_ep, "load1": os.getloadavg()[0]})
         log(f"epoch {epoch + 1}/{epochs}: loss {tot / seen:.3f} train {correct / seen:.3f} val {val_acc:.3f} "
             f"({time.time() - t_ep:.0f}s)")
     train_s = time.time() - t_train
-    pred = predict(net, x_va).argmax(1)
+    pred = predict(net, x_va, pre).argmax(1)
     metrics = {
-        "model": model, "seed": seed, "epochs": epochs, "batch": batch, "lr": lr, "n_train": n_train,
+        "world": world.name, "model": model, "seed": seed, "epochs": epochs, "batch": batch, "lr": lr, "n_train": n_train,
         "n_val": n_val, "threads": threads, "classes": classes, "val_top1": float((pred == y_va).mean()),
         "per_class": per_class(pred, y_va, classes), "train_seconds": train_s, "history": history,
         "command": "python -m benchmarks.world.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -149,18 +153,23 @@ def export(run: Path, bundle: Path, force: bool = False):
     from catsplit.models.export import export_bundle
 
     net, metrics = load_trained(run)
+    world = get(metrics.get("world", "ssv2"))
     head, net.head = net.head, nn.Identity()
     provenance = {
-        "source": "catsplit benchmarks.world (SSv2-Split-Synth: rendered clips, not SSv2 footage)",
+        "source": f"catsplit {world.clips.rsplit('.', 1)[0]} ({world.title}: rendered clips, not "
+                  f"{world.title.split('-')[0]} footage)",
+        "world": world.name,
         "model": metrics["model"], "training_command": metrics["command"], "seed": metrics["seed"],
         "val_top1": metrics["val_top1"], "date": metrics["date"], "torch": metrics["torch"],
         "splits": {"seed": metrics["seed"], "n_train": metrics["n_train"], "n_val": metrics["n_val"]},
     }
-    return export_bundle(Backbone(net).eval(), head, metrics["classes"], PREPROCESS, bundle,
-                         groups=rendered_groups(), provenance=provenance, force=force)
+    return export_bundle(Backbone(net).eval(), head, metrics["classes"], world.preprocess, bundle,
+                         groups=world.rendered_groups(), provenance=provenance, force=force)
 
 
 @click.command()
+@click.option("--world", "world_name", type=click.Choice(list(WORLDS)), default="ssv2", show_default=True,
+              help="Which rendered world: SSv2-Split-Synth or FineGym-Split-Synth.")
 @click.option("--model", type=click.Choice(["A", "B"]), required=True, help="Which subset is collapsed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run directory.")
 @click.option("--seed", default=0, show_default=True)
@@ -172,10 +181,11 @@ def export(run: Path, bundle: Path, force: bool = False):
 @click.option("--bundle", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also export the trained model as a bundle here.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
-def main(model, out, seed, epochs, lr, n_train, n_val, threads, bundle, force) -> None:
+def main(world_name, model, out, seed, epochs, lr, n_train, n_val, threads, bundle, force) -> None:
     """Train base model A or B on rendered clips and report val accuracy."""
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    train(model, out, seed=seed, epochs=epochs, lr=lr, n_train=n_train, n_val=n_val, threads=threads, log=log)
+    train(model, out, seed=seed, epochs=epochs, lr=lr, n_train=n_train, n_val=n_val, threads=threads, log=log,
+          world=get(world_name))
     if bundle is not None:
         export(out, bundle, force=force)
         log(f"bundle written to {bundle}")

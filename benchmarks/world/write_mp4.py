@@ -2,6 +2,7 @@
 
     python -m benchmarks.world.write_mp4 --split val --out out/world/val_mp4 [--seed 0] [--n 16] [--labels ...]
     python -m benchmarks.world.write_mp4 --samples --out models/bundles/samples   # the shipped sample clips
+    python -m benchmarks.world.write_mp4 --world gym --samples --per-target 1 --out models/bundles/finegym_samples
 
 Writes <out>/<label slug>/<split>_<index>.mp4 and <out>/clips.csv (path, label, split, index, seed),
 paths relative to <out>.
@@ -18,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.world.contact_sheet import slug
-from benchmarks.world.labels import GROUPS_A, fine_labels, rendered_groups
+from benchmarks.world.domain import WORLDS, get
 from benchmarks.world.splits import ClipRef, WorldSplits
 
 FPS = 12
@@ -59,11 +60,11 @@ def write_clips(splits: WorldSplits, refs: list[ClipRef], out: Path, progress: b
 
 
 def sample_refs(splits: WorldSplits, per_target: int = 2) -> list[ClipRef]:
-    """The shipped demo clips: for each of model A's split targets, val clip 0 of `per_target` of its
+    """The shipped sample clips: for each of model A's split targets, val clip 0 of `per_target` of its
     fine labels, spread over the group."""
     refs = []
-    for group in GROUPS_A:
-        fine = rendered_groups()[group]
+    for group in splits.world.groups_a:
+        fine = splits.world.rendered_groups()[group]
         picks = sorted({round(k * (len(fine) - 1) / max(per_target - 1, 1)) for k in range(per_target)})
         refs += [ClipRef(fine[k], "val", 0) for k in picks]
     return refs
@@ -81,24 +82,28 @@ def read_index(path: str | os.PathLike) -> list[dict]:
 
 
 @click.command()
+@click.option("--world", "world_name", type=click.Choice(list(WORLDS)), default="ssv2", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--n", "n", default=16, show_default=True, help="Clips per label.")
 @click.option("--labels", "only", multiple=True, help="Labels to write (default: every rendered label).")
 @click.option("--samples", is_flag=True,
-              help="Write the shipped sample set instead (models/bundles/samples: 2 val clips per A target).")
-def main(out: Path, split: str, seed: int, n: int, only: tuple[str, ...], samples: bool) -> None:
+              help="Write the shipped sample set instead (val clip 0 of --per-target labels of each A target).")
+@click.option("--per-target", default=2, show_default=True, help="Sample clips per split target of model A.")
+def main(world_name: str, out: Path, split: str, seed: int, n: int, only: tuple[str, ...], samples: bool,
+         per_target: int) -> None:
     """Write the split's clips as H.264 mp4 files plus clips.csv."""
+    world = get(world_name)
     if samples:
-        splits = WorldSplits(seed=seed)
-        click.echo(str(write_clips(splits, sample_refs(splits), out, progress=True)))
+        splits = WorldSplits(seed=seed, world=world)
+        click.echo(str(write_clips(splits, sample_refs(splits, per_target), out, progress=True)))
         return
-    labels = list(only) or fine_labels()
-    bad = [lab for lab in labels if lab not in fine_labels()]
+    labels = list(only) or world.fine_labels()
+    bad = [lab for lab in labels if lab not in world.fine_labels()]
     if bad:
         raise click.ClickException(f"not a rendered label: {bad[0]!r}")
-    splits = WorldSplits(seed=seed, n_train=n, n_val=n)
+    splits = WorldSplits(seed=seed, n_train=n, n_val=n, world=world)
     index = write_clips(splits, splits.clips(split, labels), out, progress=True)
     click.echo(str(index))
 
