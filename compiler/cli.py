@@ -36,11 +36,19 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--clips", type=click.IntRange(min=1), default=1, show_default=True, help="Temporal clips per shot video.")
 @click.option("--crops", type=click.Choice(["1", "3"]), default="1", show_default=True,
               help="Spatial crops per shot video: 1 = centre; 3 = left, centre, right along the long side.")
+@click.option("--unlabelled", type=click.Path(),
+              help="Clips without labels (a folder or CSV of videos, or a .npz from `catsplit features`): the "
+                   "new rows are refined on the ones the model calls the split label, then calibrated.")
+@click.option("--refine/--no-refine", default=True, show_default=True,
+              help="With --unlabelled: refine the rows before calibrating (--no-refine: calibrate only).")
+@click.option("--locality-target", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.995, show_default=True,
+              help="With --unlabelled (flat mode): the fraction of other-label clips that must keep their prediction.")
 @click.option("--force", is_flag=True, help="Replace OUT if it is a bundle (atomically; anything else is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, shot_epochs, shots_keep_coarse, clips, crops, force, as_json):
+                ma_epochs, shot_epochs, shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force,
+                as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
     The new bundle shares BUNDLE's backbone, has a new head.onnx and label list, and records the edit
@@ -48,13 +56,15 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     logits are bit-identical to BUNDLE's.
     """
     from catsplit.compiler.compile import compile_split
-    from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions
+    from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions, UnlabelledConfig
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
                            text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs),
                            shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
-                           views=(clips, int(crops)))
-    report = compile_split(bundle, spec, out, options, shots=shots, groups_file=groups_file, force=force)
+                           views=(clips, int(crops)),
+                           unlabelled=UnlabelledConfig(refine=refine, locality_target=locality_target))
+    report = compile_split(bundle, spec, out, options, shots=shots, groups_file=groups_file, force=force,
+                           unlabelled=unlabelled, progress=not as_json)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
@@ -64,6 +74,37 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     for s in rec.sources:
         extra = f"  <- {s.entry} ({s.score:.3f})" if s.entry else ""
         click.echo(f"  {s.label}{extra}")
+    u = rec.unlabelled
+    if u is not None:
+        cal = (f"; bias offset {u.offset:+.3f}: {100 * u.pool_locality:.1f}% of the other clips keep their label"
+               if u.pool_locality is not None else "")
+        click.echo(f"  unlabelled: {u.clips} clips, {u.called_coarse} called {rec.spec.split!r}"
+                   f"{f', refined ({100 * u.moved:.0f}% moved)' if u.refined else ''}{cal}")
+
+
+@click.command("features", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.argument("clips", type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="The feature file (.npz).")
+@click.option("--clips-per-video", "n_clips", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Temporal clips per video.")
+@click.option("--crops", type=click.Choice(["1", "3"]), default="1", show_default=True, help="Spatial crops per video.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a feature file.")
+@one_line_errors
+def features_cmd(bundle, clips, out, n_clips, crops, force):
+    """Save BUNDLE's backbone features of CLIPS (a folder or CSV of videos) for `compile --unlabelled`.
+
+    A device can send these instead of its videos; the file records the backbone's sha256, and a compile
+    against another backbone refuses it.
+    """
+    from catsplit.compiler.unlabelled import list_videos, save_features, video_features
+    from catsplit.runtime.bundle import load_bundle
+
+    b = load_bundle(bundle)
+    videos = list_videos(clips)
+    feats = video_features(b, videos, (n_clips, int(crops)), progress=True)
+    save_features(out, feats, b, force)
+    click.echo(f"{out}: features of {len(videos)} clips, {feats.shape[1]} dims")
 
 
 class _ListByDefault(click.Group):

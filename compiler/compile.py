@@ -4,13 +4,13 @@
                   is checked before anything heavy runs                              -> Checked
     edit_rows     the k new rows: MR or MA, or coarse/random starts, optionally
                   fine-tuned on a few clips (the in-memory core benchmarks call)     -> NewRows
+    adapt_rows    with unlabelled clips: refine the rows on the clips the original model
+                  calls c, then calibrate their biases on the whole pool              -> NewRows
     assemble      the edited head, labels, groups, modifiers and edit record, in memory -> Edit
     verify_edit   the spliced head against the input head (splice.verify_splice)
     write_edit    the new bundle, sharing the backbone file, published atomically (edits.py)
 
-Each stage is a function of the frozen results of the ones before it, so a new stage (calibrating the
-new rows on unlabelled clips, say) is one more function called between two of these. The input bundle
-is never modified.
+Each stage is a function of the frozen results of the ones before it. The input bundle is never modified.
 """
 from __future__ import annotations
 
@@ -30,14 +30,18 @@ from catsplit.compiler.edits import read_history, write_edit
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.groups import check_scheme, modifiers, resolve_groups
 from catsplit.compiler.head import load_head, read_rows
+from catsplit.compiler.calibrate import calibrate
 from catsplit.compiler.lowshot import baseline_rows, head_logits, read_shots, shot_features, train_rows
 from catsplit.compiler.ma import modifier_alignment
 from catsplit.compiler.mr import modifier_retrieval
 from catsplit.compiler.options import SplitOptions
-from catsplit.compiler.record import Alignment, EditRecord, EncoderRef, LowShot, Previous, Source, history_file
+from catsplit.compiler.record import (Alignment, EditRecord, EncoderRef, LowShot, Previous, Source, Unlabelled,
+                                     history_file)
+from catsplit.compiler.refine import refine_rows
 from catsplit.compiler.spec import SplitSpec, check_against, load_spec, parse_spec
 from catsplit.compiler.splice import splice, spliced_labels, verify_splice
 from catsplit.compiler.text_encoder import TextEncoder, load_text_encoder
+from catsplit.compiler.unlabelled import read_unlabelled
 from catsplit.models.onnx_io import onnx_bytes
 from catsplit.runtime.bundle import BUNDLE_JSON, BUNDLE_KIND, HEAD, Bundle, load_bundle
 from catsplit.runtime.output import check_output
@@ -81,12 +85,21 @@ class Shots:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """Unlabelled clips: their backbone features [N, D] (views averaged). No label."""
+
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
 class Checked:
-    """The checked inputs: the edit target, the options and the shot clips (still to be decoded)."""
+    """The checked inputs: the edit target, the options, the shot clips (still to be decoded) and the
+    unlabelled clips' path (still to be read)."""
 
     target: EditTarget
     options: SplitOptions
     shots: list[tuple[Path, str]] | None
+    unlabelled: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class NewRows:
     text_encoder: EncoderRef | None = None
     alignment: Alignment | None = None
     lowshot: LowShot | None = None
+    unlabelled: Unlabelled | None = None
 
 
 @dataclass(frozen=True)
@@ -154,10 +168,16 @@ def _regroup(groups: dict[str, list[str]], spec: SplitSpec) -> dict[str, list[st
 # -- 1. check ------------------------------------------------------------------------------------
 def check_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
                 out: str | os.PathLike, options: SplitOptions, shots: str | os.PathLike | None = None,
-                groups_file: str | os.PathLike | None = None, force: bool = False) -> Checked:
+                groups_file: str | os.PathLike | None = None, force: bool = False,
+                unlabelled: str | os.PathLike | None = None) -> Checked:
     """Every input of a split, checked; nothing heavy (no text encoder, no training) has run yet."""
     if options.init is not None and shots is None:
         raise CompileError("`init` applies only with `shots`", params=("init", "shots"))
+    if unlabelled is not None and options.bias_offset:
+        raise CompileError("`bias_offset` and `unlabelled` exclude each other: calibration on the unlabelled "
+                           "clips chooses the offset", params=("bias_offset", "unlabelled"))
+    if unlabelled is not None and not os.path.exists(unlabelled):
+        raise CompileError(f"{unlabelled}: no such file or folder", params=("unlabelled",))
     check_output(out, BUNDLE_KIND, force)
     spec = _spec(spec)
     bundle = load_bundle(bundle_path)
@@ -177,7 +197,7 @@ def check_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitS
     target = EditTarget(bundle, spec, head, w, b, c, groups)
     if options.zero_shot:
         _dictionary(target, options)  # cheap, and it can refuse the split
-    return Checked(target, options, shot_list)
+    return Checked(target, options, shot_list, Path(unlabelled) if unlabelled is not None else None)
 
 
 def read_shot_data(checked: Checked) -> Shots | None:
@@ -188,6 +208,13 @@ def read_shot_data(checked: Checked) -> Shots | None:
     views = checked.options.views
     return Shots(shot_features(checked.target.bundle, checked.shots, views),
                  np.array([labels.index(y) for _, y in checked.shots]), views)
+
+
+def read_pool(checked: Checked, progress: bool = False) -> Pool | None:
+    """The unlabelled clips' features through the bundle's own backbone (None without them)."""
+    if checked.unlabelled is None:
+        return None
+    return Pool(read_unlabelled(checked.target.bundle, checked.unlabelled, checked.options.views, progress))
 
 
 # -- 2. rows -------------------------------------------------------------------------------------
@@ -234,13 +261,14 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
 
 
 def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots: Shots | None = None,
-              clock: _Clock | None = None) -> NewRows:
+              clock: _Clock | None = None, pool: Pool | None = None) -> NewRows:
     """The k new rows of a split, in memory: the core of `compile_split`, which checks the inputs first;
     the benchmarks call it directly.
 
     The rows start from `options.start` ("ma"/"mr": the zero-shot rows; "coarse"/"random": the
-    baselines) and, given `shots`, are fine-tuned on those clips (docs/method.md §4); the bias offset
-    comes last.
+    baselines) and, given `shots`, are fine-tuned on those clips (docs/method.md §4); given an
+    unlabelled `pool`, they are then refined and calibrated on it (docs/method.md §8, `adapt_rows`);
+    the bias offset comes last.
     """
     clock = clock or _Clock()
     c = target.c
@@ -259,7 +287,32 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
                         for i, s in enumerate(rows.sources))
         rows = dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)
         clock.lap("lowshot")
+    if pool is not None:
+        rows = adapt_rows(target, rows, options, pool)
+        clock.lap("unlabelled")
     return dataclasses.replace(rows, b=(rows.b + np.float32(options.bias_offset)).astype(np.float32))
+
+
+def adapt_rows(target: EditTarget, rows: NewRows, options: SplitOptions, pool: Pool) -> NewRows:
+    """Refine the rows on the pool clips the current head calls c, then (flat mode) shift their biases
+    by calibration's shared offset (docs/method.md §8). The current head's own predictions are the only
+    reference: no label is read."""
+    config = options.unlabelled
+    original = head_logits(target.head, pool.features)
+    called = original.argmax(axis=1) == target.c
+    w, b, moved = rows.w, rows.b, 0.0
+    if config.refine:
+        fit = refine_rows(pool.features[called], w, b, config.refine_config, options.seed)
+        w, b, moved = fit.w, fit.b, fit.moved
+    offset, locality, capture = 0.0, None, None
+    if options.mode == "flat":
+        cal = calibrate(original, pool.features, target.c, w, b, config.locality_target)
+        offset, locality, capture = cal.offset, round(cal.locality, 6), cal.capture
+        b = (b + np.float32(offset)).astype(np.float32)
+    record = Unlabelled(len(pool.features), int(called.sum()), config.refine, round(moved, 6),
+                        config.locality_target, round(offset, 6), locality,
+                        None if capture is None else round(capture, 6))
+    return dataclasses.replace(rows, w=w.astype(np.float32), b=b, unlabelled=record)
 
 
 # -- 3. assemble and verify ----------------------------------------------------------------------
@@ -271,7 +324,8 @@ def assemble(target: EditTarget, rows: NewRows, options: SplitOptions) -> Edit:
     previous = Previous(history_file(n), bundle.files[HEAD], tuple(bundle.labels), bundle.groups, bundle.modifiers)
     record = EditRecord(n=n, spec=spec, method=options.zero_shot, mode=options.mode, seed=options.seed,
                         text_encoder=rows.text_encoder, sources=rows.sources, bias_offset=options.bias_offset,
-                        previous=previous, alignment=rows.alignment, lowshot=rows.lowshot)
+                        previous=previous, alignment=rows.alignment, lowshot=rows.lowshot,
+                        unlabelled=rows.unlabelled)
     groups = _regroup(target.groups, spec) if target.groups is not None else None
     return Edit(head, spliced_labels(bundle.labels, target.c, spec.labels), groups, target.overrides, record)
 
@@ -287,21 +341,27 @@ def verify_edit(target: EditTarget, edit: Edit) -> None:
 def compile_split(bundle_path: str | os.PathLike, spec: str | os.PathLike | SplitSpec | dict,
                   out: str | os.PathLike, options: SplitOptions = SplitOptions(),
                   shots: str | os.PathLike | None = None, groups_file: str | os.PathLike | None = None,
-                  force: bool = False) -> EditReport:
+                  force: bool = False, unlabelled: str | os.PathLike | None = None,
+                  progress: bool = False) -> EditReport:
     """Split `spec.split` of the bundle into `spec.into` and write the edited bundle to `out`.
 
     shots: SHOTS.csv for low-shot isolated fine-tuning of the new rows (`options.init` picks their
       start). groups_file: a group scheme JSON that replaces the bundle's; the output bundle stores the
       scheme used, with c's group set to the new subcategories so that later edits can learn from them.
     force: replace `out` if it is a bundle (runtime/output.py's rule; never anything else).
+    unlabelled: a folder or CSV of videos, or a feature file (.npz), of clips without labels: the new
+      rows are refined and calibrated on them (docs/method.md §8). progress: bars on stderr.
     """
     clock = _Clock()
-    checked = check_split(bundle_path, spec, out, options, shots, groups_file, force)
+    checked = check_split(bundle_path, spec, out, options, shots, groups_file, force, unlabelled)
     clock.lap("check")
     shot_data = read_shot_data(checked)
     if shot_data is not None:
         clock.lap("shot_features")
-    rows = edit_rows(checked.target, options, shot_data, clock)
+    pool = read_pool(checked, progress)
+    if pool is not None:
+        clock.lap("unlabelled_features")
+    rows = edit_rows(checked.target, options, shot_data, clock, pool)
     edit = assemble(checked.target, rows, options)
     verify_edit(checked.target, edit)
     clock.lap("splice_verify")

@@ -76,14 +76,19 @@ def read_shots(path: str | Path, new_labels: Sequence[str]) -> list[tuple[Path, 
     return shots
 
 
-def shot_features(bundle: Bundle | str | Path, shots: Sequence[tuple[Path, str]], views: tuple[int, int] = (1, 1)) -> np.ndarray:
-    """[N, D] backbone features, each clip's views averaged."""
+def shot_features(bundle: Bundle | str | Path, shots: Sequence[tuple[Path, str]], views: tuple[int, int] = (1, 1),
+                  progress: bool = False) -> np.ndarray:
+    """[N, D] backbone features, each clip's views averaged; a progress bar on stderr if asked."""
     from catsplit.runtime import Runtime
     from catsplit.runtime.video import VideoError, load_views
 
     rt = Runtime(bundle, views=views)
+    files = [file for file, _ in shots]
+    if progress:
+        from tqdm import tqdm
+        files = tqdm(files, desc="clip features", unit="clip")
     feats = []
-    for file, _ in shots:
+    for file in files:
         try:
             x = load_views(file, rt.bundle.preprocess, clips=views[0], crops=views[1])
         except VideoError as e:

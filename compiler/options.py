@@ -45,6 +45,28 @@ class ShotConfig:
 
 
 @dataclass(frozen=True)
+class RefineConfig:
+    """Refinement of the new rows on unlabelled clips (docs/method.md §8); every value is ours."""
+
+    rounds: int = 10           # EM rounds (E: balanced assignment; M: `steps` optimiser steps)
+    steps: int = 20
+    lr: float = 1e-2
+    temperature: float = 1.0   # of the rows' logits in the soft assignment
+    sinkhorn_iters: int = 50
+    pull: float = 1e-2         # L2 weight towards the starting rows
+    min_clips: int = 2         # per subcategory: with fewer clips called c, the rows are left as they are
+
+
+@dataclass(frozen=True)
+class UnlabelledConfig:
+    """What `unlabelled` clips are used for (docs/method.md §8)."""
+
+    refine: bool = True
+    locality_target: float = 0.995
+    refine_config: RefineConfig = RefineConfig()
+
+
+@dataclass(frozen=True)
 class SplitOptions:
     """How to compute and splice the new rows.
 
@@ -54,7 +76,8 @@ class SplitOptions:
       meaningful with shots, which `compile_split` checks.
     text_encoder: a built-in name, an exported encoder directory, or an encoder object.
     bias_offset: added to every new row's bias (flat mode only; it cancels in hierarchical mode).
-    views: (clips, crops) per shot video, averaged at feature level.
+    views: (clips, crops) per shot or unlabelled video, averaged at feature level.
+    unlabelled: what unlabelled clips do, when `compile_split` is given some.
     """
 
     method: str = "ma"
@@ -66,6 +89,7 @@ class SplitOptions:
     align: AlignConfig = AlignConfig()
     shot_config: ShotConfig = ShotConfig()
     views: tuple[int, int] = (1, 1)
+    unlabelled: UnlabelledConfig = UnlabelledConfig()
 
     def __post_init__(self) -> None:
         def bad(param: str, problem: str) -> CompileError:
@@ -79,6 +103,8 @@ class SplitOptions:
             raise bad("init", f"must be one of {INITS}, got {self.init!r}")
         if self.bias_offset and self.mode == "hierarchical":
             raise bad("bias_offset", "has no effect in hierarchical mode (it cancels in the log-softmax)")
+        if not 0.0 < self.unlabelled.locality_target <= 1.0:
+            raise bad("locality_target", f"must be in (0, 1], got {self.unlabelled.locality_target}")
         if self.views[0] < 1 or self.views[1] not in (1, 3):
             raise bad("views", f"must be (clips >= 1, crops 1 or 3), got {self.views}")
 

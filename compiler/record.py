@@ -211,6 +211,35 @@ class LowShot:
 
 
 @dataclass(frozen=True)
+class Unlabelled:
+    """How unlabelled clips refined and calibrated the new rows (docs/method.md §8); fractions in [0, 1]."""
+
+    clips: int
+    called_coarse: int        # clips the original model gave to the split label
+    refined: bool
+    moved: float              # of those, the fraction whose best new row changed in refinement
+    locality_target: float
+    offset: float             # shared bias offset from calibration (0 in hierarchical mode)
+    pool_locality: float | None
+    capture: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str) -> Unlabelled:
+        keys = tuple(cls.__dataclass_fields__)
+        f = _Fields(doc, where, keys, keys)
+
+        def fraction(key: str, optional: bool = False) -> float | None:
+            return f.get(key, lambda v: type(v) in (int, float) and 0 <= v <= 1, "a number in [0, 1]", optional)
+
+        return cls(f.int("clips", 1), f.int("called_coarse"), f.get("refined", lambda v: isinstance(v, bool),
+                   "true or false"), fraction("moved"), fraction("locality_target"), f.number("offset"),
+                   fraction("pool_locality", True), fraction("capture", True))
+
+
+@dataclass(frozen=True)
 class EditRecord:
     """One split edit as bundle.json's `edits` keeps it."""
 
@@ -227,6 +256,7 @@ class EditRecord:
     timings: Mapping[str, float] = field(default_factory=dict)
     alignment: Alignment | None = None
     lowshot: LowShot | None = None
+    unlabelled: Unlabelled | None = None
     op: str = "split"
 
     def to_json(self) -> dict[str, Any]:
@@ -237,6 +267,8 @@ class EditRecord:
             doc["alignment"] = self.alignment.to_json()
         if self.lowshot is not None:
             doc["lowshot"] = self.lowshot.to_json()
+        if self.unlabelled is not None:
+            doc["unlabelled"] = self.unlabelled.to_json()
         doc.update(sources=[s.to_json() for s in self.sources], bias_offset=self.bias_offset,
                    created=self.created, timings=dict(self.timings), previous=self.previous.to_json())
         return doc
@@ -245,7 +277,7 @@ class EditRecord:
     def from_json(cls, doc: Any, where: str) -> EditRecord:
         """Validate one `edits` entry; `where` names it in errors (`<bundle.json>: edits[2]`)."""
         f = _Fields(doc, where, ("n", "op", "spec", "method", "mode", "seed", "text_encoder", "alignment",
-                                 "lowshot", "sources", "bias_offset", "created", "timings", "previous"),
+                                 "lowshot", "unlabelled", "sources", "bias_offset", "created", "timings", "previous"),
                     ("n", "op", "spec", "method", "mode", "seed", "sources", "bias_offset", "previous"))
         n = f.int("n", 1)
         f.choice("op", ("split",))
@@ -266,10 +298,13 @@ class EditRecord:
             timings=timings or {},
             alignment=None if doc.get("alignment") is None
             else Alignment.from_json(doc["alignment"], f"{where}.alignment"),
-            lowshot=None if doc.get("lowshot") is None else LowShot.from_json(doc["lowshot"], f"{where}.lowshot"))
+            lowshot=None if doc.get("lowshot") is None else LowShot.from_json(doc["lowshot"], f"{where}.lowshot"),
+            unlabelled=None if doc.get("unlabelled") is None
+            else Unlabelled.from_json(doc["unlabelled"], f"{where}.unlabelled"))
 
     def summary(self) -> dict[str, Any]:
         """The edit as `catsplit edits` lists it."""
         return {"n": self.n, "split": self.spec.split, "into": self.spec.labels, "method": self.method,
                 "mode": self.mode, "seed": self.seed, "shots": self.lowshot is not None,
+                "unlabelled": self.unlabelled.clips if self.unlabelled else 0,
                 "text_encoder": self.text_encoder.name if self.text_encoder else None, "created": self.created}

@@ -45,7 +45,8 @@ def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int],
     timings = {}
     t = time.perf_counter()
     world = load_world(path, model, views, targets, n_train, n_val, cache, progress,
-                       get(domain) if isinstance(domain, str) else domain)
+                       get(domain) if isinstance(domain, str) else domain,
+                       n_deploy=max((m.unlabelled for m in chosen), default=0))
     timings[f"{model}: features (render + backbone, or cache)"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     groups = proposed_scheme(world) if scheme == "proposed" else None
@@ -65,7 +66,8 @@ def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int],
     timings[f"{model}: edits"] = round(time.perf_counter() - t, 1)
     info = {"bundle": str(path), "backbone_sha256": world.bundle.files.get("backbone.onnx"),
             "scheme": _scheme_info(world, groups),
-            "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val},
+            "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val,
+                      "n_deploy": max((r.index + 1 for r in world.deploy), default=0)},
             "targets": world.targets, "k": {t: len(world.fine(t)) for t in world.targets},
             "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2)}
     return info, table, timings, {k: v.name for k, v in encoders.items()}

@@ -13,7 +13,7 @@ probabilities over views, not features.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -96,6 +96,14 @@ class World:
     pool: dict[str, list[ClipRef]]
     pool_feats: dict[str, np.ndarray]  # target -> [n, V, D]
     views: tuple[int, int]
+    deploy: list[ClipRef] = field(default_factory=list)   # unlabelled pool: fresh clips of every label
+    deploy_feats: np.ndarray | None = None                # [N, D] (one centre view each, as a compile reads)
+
+    def unlabelled(self, per_label: int) -> np.ndarray:
+        """Features [N, D] of the first `per_label` deploy clips of every label (their labels stay unread)."""
+        if per_label > max((r.index + 1 for r in self.deploy), default=0):
+            raise ValueError(f"the deploy pool has fewer than {per_label} clips per label")
+        return self.deploy_feats[np.array([r.index < per_label for r in self.deploy])]
 
     def fine(self, target: str) -> list[str]:
         return self.splits.world.rendered_groups()[target]
@@ -120,8 +128,10 @@ def splits_of(bundle: Bundle, n_train: int | None = None, n_val: int | None = No
 
 def load_world(bundle_path: str | Path, model: str, views: tuple[int, int] = (2, 3),
                targets: Sequence[str] | None = None, n_train: int | None = None, n_val: int | None = None,
-               cache: Path | None = None, progress: bool = False, world: Domain | None = None) -> World:
-    """Load a bundle and compute (or load cached) features of the val clips and the targets' pools."""
+               cache: Path | None = None, progress: bool = False, world: Domain | None = None,
+               n_deploy: int = 0) -> World:
+    """Load a bundle and compute (or load cached) features of the val clips, the targets' pools and,
+    with `n_deploy`, an unlabelled pool of that many fresh clips per fine label (one view each)."""
     bundle = load_bundle(bundle_path)
     splits = splits_of(bundle, n_train, n_val, world)
     targets = [t for t in splits.world.subset_groups(model) if targets is None or t in targets]
@@ -139,5 +149,7 @@ def load_world(bundle_path: str | Path, model: str, views: tuple[int, int] = (2,
     head = load_head(bundle.head_path)
     w, b = read_rows(head, str(bundle.head_path))
     original = run_head(head_session(head), val_feats)
+    deploy = splits.clips("deploy", n=n_deploy) if n_deploy else []
+    deploy_feats = features(rt, splits, deploy, (1, 1), cache, progress=progress)[:, 0] if deploy else None
     return World(model, bundle, splits, targets, head, w, b, val, val_feats, original, pool, pool_feats,
-                 views)
+                 views, deploy, deploy_feats)

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.edit_quality.data import World
-from catsplit.compiler.compile import EditTarget, Shots, edit_rows
+from catsplit.compiler.compile import EditTarget, NewRows, Pool, Shots, adapt_rows, edit_rows
 from catsplit.compiler.groups import resolve_groups
 from catsplit.compiler.lowshot import head_logits, train_rows
-from catsplit.compiler.options import AlignConfig, SplitOptions
+from catsplit.compiler.options import AlignConfig, SplitOptions, UnlabelledConfig
 from catsplit.compiler.spec import SplitSpec, parse_spec
 
 RIDGE_GRID = tuple(10.0 ** np.arange(-6, 1.5, 0.5))  # text-only baseline: penalties tried (leave-one-out)
+POOL_SIZES = (8, 24, 48)  # unlabelled deploy clips per fine label
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Method:
     shots: str | None = None     # None, "one" (one clip per subcategory) or "all" (the whole pool)
     encoder: str = "minilm"
     bias_offset: float = 0.0
+    unlabelled: int = 0          # deploy clips per fine label to refine/calibrate on (0: none)
+    refine: bool = True          # with `unlabelled`: refine then calibrate (False: calibrate only)
 
 
 METHODS = (
@@ -55,6 +58,14 @@ METHODS = (
     Method("ma_randtext", "MA (flat), random text vectors", "ablation", init="ma", encoder="random"),
     Method("ma_bias-1", "MA (flat), bias offset -1", "bias offset", init="ma", bias_offset=-1.0),
     Method("ma_bias-2", "MA (flat), bias offset -2", "bias offset", init="ma", bias_offset=-2.0),
+    *(Method(f"ma_cal{n}", f"MA (flat), calibrated, {n} unlabelled clips/label", "unlabelled", init="ma",
+             unlabelled=n, refine=False) for n in POOL_SIZES),
+    *(Method(f"ma_ref{n}", f"MA (flat), refined + calibrated, {n} unlabelled clips/label", "unlabelled",
+             init="ma", unlabelled=n) for n in POOL_SIZES),
+    Method("ma_hier_ref48", "MA (hierarchical), refined, 48 unlabelled clips/label", "unlabelled",
+           mode="hierarchical", init="ma", unlabelled=48),
+    Method("shot_ma_cal48", "one-shot, MA init, calibrated, 48 unlabelled clips/label", "unlabelled", init="ma",
+           shots="one", unlabelled=48, refine=False),
 )
 BY_KEY = {m.key: m for m in METHODS}
 EDITS = tuple(m for m in METHODS if m.key != "full_model")  # what run_table runs
@@ -160,4 +171,16 @@ class Rows:
             fit = train_rows(shots.features, shots.targets, head_logits(world.head, shots.features), c, method.mode,
                              w_new, b_new, seed)
             w_new, b_new = fit.w, fit.b
+        if method.unlabelled:
+            w_new, b_new = self.adapt(method, spec, c, seed, w_new, b_new)
         return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
+
+    def adapt(self, method: Method, spec: SplitSpec, c: int, seed: int, w_new: np.ndarray,
+              b_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Refine and/or calibrate rows on the world's unlabelled deploy pool (`adapt_rows`, as compile_split
+        calls it). The pool's labels are never read: only its features go in."""
+        w = self.world
+        options = SplitOptions(mode=method.mode, seed=seed, unlabelled=UnlabelledConfig(refine=method.refine))
+        target = EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups)
+        rows = adapt_rows(target, NewRows(w_new, b_new, ()), options, Pool(w.unlabelled(method.unlabelled)))
+        return rows.w, rows.b

@@ -9,7 +9,7 @@ from benchmarks.world.render import FRAMES, SIZE
 from benchmarks.world.scene import Scene
 from benchmarks.world.scripts import SCRIPTS
 
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "deploy")  # deploy: fresh clips that neither training nor val uses
 
 
 def clip_seed(seed: int, label: str, split: str, index: int) -> int:

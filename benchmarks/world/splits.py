@@ -35,8 +35,9 @@ class WorldSplits:
     n_val: int = 16
     world: Domain = WORLD
 
-    def clips(self, split: str, labels: list[str] | None = None) -> list[ClipRef]:
-        n = {"train": self.n_train, "val": self.n_val}[split]
+    def clips(self, split: str, labels: list[str] | None = None, n: int | None = None) -> list[ClipRef]:
+        """Clips of `split` ("train", "val", or "deploy": fresh clips, `n` per label, that no model saw)."""
+        n = n if n is not None else {"train": self.n_train, "val": self.n_val}[split]
         return [ClipRef(label, split, i) for label in (labels or self.world.fine_labels()) for i in range(n)]
 
     def targets(self, model: str) -> list[str]:
