@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from catsplit.runtime.stream import Retry, Source, StreamOptions, StreamRunner
-from tests.stream_media import STRIDE, WINDOW, clip64, collect, free_port, runtime_a, same_windows, windows  # noqa: F401
+from tests.stream_media import STRIDE, WINDOW, collect, free_port, same_windows, windows
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's GObject bindings live
 SERVER = textwrap.dedent("""
