@@ -95,6 +95,7 @@ class _Classifier:
                           views=self.config.views, batch_size=self.config.batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
+        from catsplit.runtime.session import top_k_json
         from catsplit.scale.views import score
 
         head = self.rt.head
@@ -105,8 +106,8 @@ class _Classifier:
             if error:
                 rows.append(_error_row(str(path), str(error)))
             else:
-                top = [{"label": label, "prob": prob} for label, prob in next(tops).top_k]
-                rows.append({"path": str(path), "top_k": top, "edit_id": head.edit_id, "error": None})
+                rows.append({"path": str(path), "top_k": top_k_json(next(tops).top_k), "edit_id": head.edit_id,
+                             "error": None})
         return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 

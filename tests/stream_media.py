@@ -84,12 +84,6 @@ def mpegts(path: Path) -> bytes:
     return buf.getvalue()
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def push_tcp(port: int, data: bytes, deadline: float = 20.0) -> None:
     """Connect to a listening receiver (retrying until it listens), send, close."""
     end = time.monotonic() + deadline

@@ -17,7 +17,8 @@ import threading
 import pytest
 
 from catsplit.runtime.stream import Source, StreamOptions, StreamRunner
-from tests.stream_media import (BUNDLE_A, SAMPLES, STRIDE, WINDOW, collect, encode, free_port, mpegts, sample_frames,
+from catsplit.scale.processes import free_port
+from tests.stream_media import (BUNDLE_A, SAMPLES, STRIDE, WINDOW, collect, encode, mpegts, sample_frames,
                                 same_windows, windows)
 
 WINDOW_ARGS = ["--window", str(WINDOW), "--stride", str(STRIDE)]

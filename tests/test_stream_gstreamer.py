@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from catsplit.runtime.stream import Retry, Source, StreamOptions, StreamRunner
-from tests.stream_media import STRIDE, WINDOW, collect, free_port, same_windows, windows
+from catsplit.scale.processes import free_port
+from tests.stream_media import STRIDE, WINDOW, collect, same_windows, windows
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's GObject bindings live
 SERVER = textwrap.dedent("""
