@@ -64,7 +64,7 @@ class Prediction:
 
     def to_json(self) -> dict:
         """The `--json` line: {"video", "top_k": [{"label", "prob"}], "provider", "timings_ms"}."""
-        doc = {"video": self.video, "top_k": [{"label": lab, "prob": p} for lab, p in self.top_k],
+        doc = {"video": self.video, "top_k": top_k_json(self.top_k),
                "provider": self.provider, "timings_ms": self.timings_ms}
         if self.error is not None:
             doc["error"] = self.error
@@ -208,13 +208,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def top_k(probs: np.ndarray, labels: Sequence[str], k: int) -> list[tuple[str, float]]:
+    """The `k` most probable (label, probability) of one probability vector, ties in label order: the
+    one ranking behind every output (a video, a stream window, its smoothed average)."""
+    best = np.argsort(-probs, kind="stable")[:k]
+    return [(labels[i], float(probs[i])) for i in best]
+
+
+def top_k_json(top: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
+    """A top-k as every output writes it (catsplit-run --json, stream windows, Ray rows and answers):
+    [{"label", "prob"}, ...]."""
+    return [{"label": label, "prob": prob} for label, prob in top]
+
+
 def video_top_k(logits: np.ndarray, labels: Sequence[str], k: int) -> list[tuple[str, float]]:
     """One video's top-k (label, probability) from its views' logits [V, C]: the softmax of each view,
-    averaged over the views; ties keep label order. Every path that scores a video (this runtime, the
-    scale-out adapters) goes through here, so they agree on what a prediction is."""
-    p = softmax(logits).mean(axis=0)
-    best = np.argsort(-p, kind="stable")[:k]
-    return [(labels[i], float(p[i])) for i in best]
+    averaged over the views. Every path that scores a video (this runtime, the scale-out adapters)
+    goes through here, so they agree on what a prediction is."""
+    return top_k(softmax(logits).mean(axis=0), labels, k)
 
 
 class Runtime:

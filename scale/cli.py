@@ -16,7 +16,6 @@ import time
 import click
 
 from catsplit.runtime.cli import _parse_views, one_line_errors
-from catsplit.runtime.errors import CatsplitError
 
 _HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -77,7 +76,7 @@ def ray() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Views per backbone run, as catsplit-run.")
 @_inference_options
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a result file of this command.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @one_line_errors
 def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | None, num_cpus: int | None,
@@ -89,15 +88,13 @@ def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | 
     Files are read and decoded in Ray tasks, backbone and head run in an actor pool. A video that
     cannot be used gets a row with its error; the job goes on. OUT appears only when the job is done.
     """
-    from pathlib import Path
-
     from catsplit.runtime.bundle import load_bundle
+    from catsplit.runtime.output import check_output
     from catsplit.scale.inputs import expand
-    from catsplit.scale.ray_batch import JobConfig, classify
+    from catsplit.scale.ray_batch import RESULTS_KIND, JobConfig, classify
     from catsplit.scale.ray_cluster import ray_session
 
-    if Path(out).exists() and not force:
-        raise CatsplitError(f"{out}: already exists (use --force to replace it)")
+    check_output(out, RESULTS_KIND, force)  # before any cluster is joined or started
     loaded = load_bundle(bundle)  # a bad bundle is refused before any cluster is joined or started
     config = JobConfig(top_k=top_k, views=views, batch_size=batch_size, actors=actors, actor_cpus=actor_cpus,
                        threads=threads, provider=provider)
@@ -105,7 +102,7 @@ def classify_cmd(bundle: str, inputs: tuple[str, ...], out: str, address: str | 
     with ray_session(address, num_cpus), click.progressbar(length=found.count, label="classifying",
                                                            file=sys.stderr) as bar:
         _quiet_ray()
-        summary = classify(loaded, found, out, config, bar.update)
+        summary = classify(loaded, found, out, config, bar.update, force=force)
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -181,7 +178,7 @@ def triton() -> None:
 @click.option("--threads", type=click.IntRange(min=1), help="Backbone intra-op threads (default: the backend's).")
 @click.option("--load", "load_url", metavar="URL", help="Then make the Triton server at URL (host:port, explicit "
               "model control) load video_classifier: with --update, it switches to the new head.")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists (without --update).")
+@click.option("--force", is_flag=True, help="Replace OUT if it is a repository written by this command (without --update).")
 @click.option("--json", "as_json", is_flag=True, help="Print the repository's manifest as JSON.")
 @one_line_errors
 def export_cmd(bundle: str, repo: str, update: bool, backend: str, kind: str, instances: int, max_batch_size: int,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that is free now (the kernel's pick), for a server started on this machine:
+    the one helper for the scale-out code, the benchmarks and the tests (stream senders too)."""
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -4,8 +4,8 @@ Ray Data reads the files (local paths or any filesystem pyarrow reads), CPU task
 preprocess them as bundle.json says, and an actor pool runs backbone + head (one `Runtime` per actor,
 its sessions loaded once). Each video becomes one row: path, top-k, the edit id of the head that
 scored it, and the error when it could not be used; a bad file is an error row, never a failed job.
-Rows stream back to the driver, which writes one parquet file (atomically, so a failed job leaves
-nothing half-written).
+Rows stream back to the driver, which writes one parquet file through runtime/output.py's staged
+writer (a failed job leaves nothing half-written; `force` replaces only such a result file).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catsplit.runtime.bundle import Bundle, Preprocess, load_bundle
+from catsplit.runtime.output import Kind, staged_output
 from catsplit.runtime.video import VideoError
 from catsplit.scale.inputs import Inputs, expand
 
@@ -29,6 +30,19 @@ SCHEMA = pa.schema([
     ("edit_id", pa.string()),
     ("error", pa.string()),
 ])
+
+
+
+def _results_problem(path: Path) -> str | None:
+    """None when `path` is a parquet file with the columns `classify` writes (what `force` may replace)."""
+    try:
+        names = pq.read_schema(path).names
+    except Exception:  # pyarrow raises several unrelated types for a file that is not parquet
+        return "not a readable parquet file"
+    return None if names == SCHEMA.names else f"its columns are {names}, not {SCHEMA.names}"
+
+
+RESULTS_KIND = Kind("catsplit ray classify result", False, _results_problem)
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,7 @@ class _Classifier:
                           views=self.config.views, batch_size=self.config.batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
+        from catsplit.runtime.session import top_k_json
         from catsplit.scale.views import score
 
         head = self.rt.head
@@ -91,8 +106,8 @@ class _Classifier:
             if error:
                 rows.append(_error_row(str(path), str(error)))
             else:
-                top = [{"label": label, "prob": prob} for label, prob in next(tops).top_k]
-                rows.append({"path": str(path), "top_k": top, "edit_id": head.edit_id, "error": None})
+                rows.append({"path": str(path), "top_k": top_k_json(next(tops).top_k), "edit_id": head.edit_id,
+                             "error": None})
         return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
@@ -125,25 +140,22 @@ def iter_results(bundle: str | os.PathLike | Bundle, inputs: Sequence[str] | Inp
 
 
 def classify(bundle: str | os.PathLike | Bundle, inputs: Sequence[str] | Inputs, out: str | os.PathLike,
-             config: JobConfig = JobConfig(), progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+             config: JobConfig = JobConfig(), progress: Callable[[int], None] | None = None,
+             force: bool = False) -> dict[str, Any]:
     """Write the job's rows to the parquet file `out`; returns {"out", "videos", "errors"}.
 
-    The file is written beside `out` and renamed into place when the job has finished, so `out` is
-    either complete or untouched. `progress(rows)` is called each time rows arrive.
+    `out` appears when the job has finished, complete, or not at all (runtime/output.py; with
+    `force` it replaces only a result file of this kind). `progress(rows)` is called each time rows
+    arrive.
     """
-    out = Path(out)
     found = inputs if isinstance(inputs, Inputs) else expand(inputs)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     videos = errors = 0
-    try:
-        with pq.ParquetWriter(tmp, SCHEMA) as writer:
+    with staged_output(out, RESULTS_KIND, force) as stage:
+        with pq.ParquetWriter(stage.path, SCHEMA) as writer:
             for table in iter_results(bundle, found, config):
                 writer.write_table(table)
                 videos += table.num_rows
                 errors += table.num_rows - table.column("error").null_count
                 if progress:
                     progress(table.num_rows)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {"out": str(out), "videos": videos, "errors": errors}

@@ -18,17 +18,22 @@ backbone and head run on Triton's onnxruntime backend (`platform: "onnxruntime_o
 model.onnx with onnxruntime. Every config is built as Triton's own `ModelConfig` protobuf message
 (tritonclient's model_config schema) and written in its text format.
 
-`update` adds the head of an edited bundle of the same backbone as the next head version and points
-the ensemble's labels and output size at it; the backbone is never touched. A server in explicit
-model-control mode switches when told `load_model("video_classifier")` (which reloads the changed
-head too); one that polls the repository switches by itself.
+Everything is written by runtime/output.py's staged writer. `export_repository` assembles the whole
+repository in a private workspace and publishes it in one rename; with `force` it replaces only a
+repository this module wrote (`TRITON_REPO_KIND`). `update_repository` adds the head of an edited
+bundle of the same backbone as the next head version, which appears whole or not at all, then
+replaces the files that say which head is served (head config, ensemble labels and config, the
+manifest last), each in one rename. The backbone folder is never touched: Triton takes any changed
+time under a model folder for a changed model and would reload it. An update that fails part-way
+leaves at most a head version the manifest does not list; running it again replaces that version.
+A server in explicit model-control mode switches when told `load_model("video_classifier")` (which
+reloads the changed head too); one that polls the repository switches by itself.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +45,16 @@ from tritonclient.grpc import model_config_pb2 as mc
 from catsplit.runtime.bundle import BACKBONE, Bundle, Preprocess, load_bundle
 from catsplit.runtime.errors import CatsplitError, first_line
 from catsplit.runtime.onnx_guard import OnnxGuardError, check_external_data
+from catsplit.runtime.output import WORKSPACE_TAG, Kind, check_output, staged_output
 from catsplit.runtime.session import edit_id
 
 MANIFEST = "catsplit.json"
+SCHEMA = "catsplit.triton_repository"
 BACKBONE_MODEL, HEAD_MODEL, ENSEMBLE = "backbone", "head", "video_classifier"
 VIDEO, FEATURES, LOGITS = "VIDEO", "FEATURES", "LOGITS"
 LABELS = "labels.txt"
+CONFIG = "config.pbtxt"
+MODEL_ONNX, MODEL_PY = "model.onnx", "model.py"
 BACKENDS = ("onnxruntime", "python")
 KINDS = {"cpu": mc.ModelInstanceGroup.KIND_CPU, "gpu": mc.ModelInstanceGroup.KIND_GPU}
 PYTHON_MODEL = Path(__file__).with_name("triton_python_model.py")
@@ -152,31 +161,18 @@ def ensemble_config(backbone: _IO, head: _IO, options: RepoOptions, manifest: di
     return cfg
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Replace `path` atomically (a polling server never reads half a config)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _write_version(model_dir: Path, version: int, onnx: Path, options: RepoOptions, labels: list[str] | None) -> None:
-    """model_dir/<version>/ with model.onnx, model.py for the python backend, and the labels of a head
-    version; assembled beside and renamed into place.
+def _fill_version(folder: Path, onnx: Path, options: RepoOptions, labels: list[str] | None) -> None:
+    """A model version's files in the (staged) folder: model.onnx, model.py for the python backend,
+    and the labels of a head version.
 
     model.onnx is a copy, never a hard link to the bundle's file: every edit hard-links the bundle's
     backbone once more, which changes the shared inode's ctime, and Triton takes a changed time
     under a model folder for a changed model and reloads it."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=model_dir))
-    try:
-        shutil.copyfile(onnx, tmp / "model.onnx")
-        if options.backend == "python":
-            shutil.copyfile(PYTHON_MODEL, tmp / "model.py")
-        if labels is not None:
-            (tmp / LABELS).write_text("\n".join(labels) + "\n", encoding="utf-8")
-        os.rename(tmp, model_dir / str(version))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    shutil.copyfile(onnx, folder / MODEL_ONNX)
+    if options.backend == "python":
+        shutil.copyfile(PYTHON_MODEL, folder / MODEL_PY)
+    if labels is not None:
+        (folder / LABELS).write_text("\n".join(labels) + "\n", encoding="utf-8")
 
 
 def _bundle_ios(bundle: Bundle) -> tuple[_IO, _IO]:
@@ -193,47 +189,107 @@ def _version_record(bundle: Bundle, version: int) -> dict[str, Any]:
             "num_classes": bundle.num_classes}
 
 
-def _write_head_and_ensemble(repo: Path, bundle: Bundle, backbone: _IO, head: _IO, options: RepoOptions,
-                             manifest: dict[str, Any]) -> None:
-    """The head's newest version, then the configs and labels that serve it, then the manifest."""
-    version = manifest["versions"][-1]["version"]
-    _write_version(repo / HEAD_MODEL, version, bundle.head_path, options, bundle.labels)
-    _write_text(repo / HEAD_MODEL / "config.pbtxt",
-                text_format.MessageToString(model_config(HEAD_MODEL, head, options, threads=1)))
-    _write_text(repo / ENSEMBLE / LABELS, "\n".join(bundle.labels) + "\n")
-    _write_text(repo / ENSEMBLE / "config.pbtxt",
-                text_format.MessageToString(ensemble_config(backbone, head, options, manifest)))
-    _write_text(repo / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+def _served_files(bundle: Bundle, backbone: _IO, head: _IO, options: RepoOptions, manifest: dict[str, Any]
+                  ) -> dict[str, str]:
+    """The files that say which head version is served, repository-relative name -> text; the
+    manifest last, so that it lists a head version only once everything serves it."""
+    return {f"{HEAD_MODEL}/{CONFIG}": text_format.MessageToString(model_config(HEAD_MODEL, head, options, threads=1)),
+            f"{ENSEMBLE}/{LABELS}": "\n".join(bundle.labels) + "\n",
+            f"{ENSEMBLE}/{CONFIG}": text_format.MessageToString(ensemble_config(backbone, head, options, manifest)),
+            MANIFEST: json.dumps(manifest, indent=2) + "\n"}
+
+
+def _plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
+def _plain_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _workspace(path: Path) -> bool:
+    """runtime/output.py's workspace of a write into the repository (a killed update's, or a live one's)."""
+    return path.name.startswith(".") and WORKSPACE_TAG in path.name
+
+
+def _version_problem(folder: Path) -> str | None:
+    """None when `folder` holds only what `_fill_version` writes (and the python backend's
+    __pycache__), else the first thing it also holds."""
+    for entry in sorted(folder.iterdir()):
+        if not (_plain_file(entry) and entry.name in (MODEL_ONNX, MODEL_PY, LABELS)
+                or _plain_dir(entry) and entry.name == "__pycache__"):
+            return f"it also holds {entry.name!r}, which is not part of a model version"
+    return None
+
+
+def _manifest_problem(repo: Path) -> str | None:
+    try:
+        doc = json.loads((repo / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return f"it has no readable {MANIFEST}"
+    return None if isinstance(doc, dict) and doc.get("schema") == SCHEMA else f"its {MANIFEST} is not catsplit's"
+
+
+def repository_problem(repo: Path) -> str | None:
+    """None when folder `repo` is a model repository this module wrote and nothing else (so replacing
+    it loses nothing the user made by hand), else what it is instead."""
+    problem = _manifest_problem(repo)
+    if problem is not None:
+        return problem
+    for top in sorted(repo.iterdir()):
+        if _workspace(top) or top.name == MANIFEST and _plain_file(top):
+            continue
+        if top.name not in (BACKBONE_MODEL, HEAD_MODEL, ENSEMBLE) or not _plain_dir(top):
+            return f"it also holds {top.name!r}, which is not part of the repository"
+        for entry in sorted(top.iterdir()):
+            rel = f"{top.name}/{entry.name}"
+            if _workspace(entry) or entry.name in (CONFIG, LABELS) and _plain_file(entry):
+                continue
+            if not (entry.name.isdigit() and _plain_dir(entry)):
+                return f"it also holds {rel!r}, which is not part of the repository"
+            problem = _version_problem(entry)
+            if problem is not None:
+                return f"{rel}: {problem}"
+    return None
+
+
+def _served_file_problem(path: Path) -> str | None:
+    """None when `path` is one of `_served_files` of a repository this module wrote."""
+    repo = path.parent if path.name == MANIFEST else path.parent.parent
+    if path.relative_to(repo).as_posix() not in (MANIFEST, f"{HEAD_MODEL}/{CONFIG}", f"{ENSEMBLE}/{LABELS}",
+                                                 f"{ENSEMBLE}/{CONFIG}"):
+        return "catsplit writes no such file in a model repository"
+    return _manifest_problem(repo)
+
+
+TRITON_REPO_KIND = Kind("catsplit Triton model repository", True, repository_problem)
+HEAD_VERSION_KIND = Kind("head version of a catsplit Triton model repository", True, _version_problem)
+SERVED_FILE_KIND = Kind("file of a catsplit Triton model repository", False, _served_file_problem)
 
 
 def export_repository(bundle: str | os.PathLike | Bundle, out: str | os.PathLike, options: RepoOptions = RepoOptions(),
                       force: bool = False) -> dict[str, Any]:
-    """Write a new model repository for `bundle` at `out` (assembled beside it, renamed into place);
-    returns its manifest."""
+    """Write a new model repository for `bundle` at `out` (runtime/output.py: refused unless `out` is
+    new, or `force` and `out` is a repository written here; published in one rename); returns its
+    manifest."""
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    out = Path(out)
-    if out.exists() and not force:
-        raise TritonRepoError(f"{out}: already exists (use --update to add an edit's head, --force to replace it)")
+    check_output(out, TRITON_REPO_KIND, force)  # before the models are inspected
     backbone, head = _bundle_ios(bundle)
-    manifest = {"schema": "catsplit.triton_repository", "backbone_sha256": bundle.files[BACKBONE],
+    manifest = {"schema": SCHEMA, "backbone_sha256": bundle.files[BACKBONE],
                 "preprocess": bundle.preprocess.to_dict(), "feature_dim": bundle.feature_dim,
                 "options": asdict(options), "versions": [_version_record(bundle, 1)]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for model in (BACKBONE_MODEL, HEAD_MODEL, ENSEMBLE):
-            (tmp / model).mkdir()
-        (tmp / ENSEMBLE / "1").mkdir()
-        _write_version(tmp / BACKBONE_MODEL, 1, bundle.backbone_path, options, None)
-        _write_text(tmp / BACKBONE_MODEL / "config.pbtxt",
-                    text_format.MessageToString(model_config(BACKBONE_MODEL, backbone, options, options.threads)))
-        _write_head_and_ensemble(tmp, bundle, backbone, head, options, manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with staged_output(out, TRITON_REPO_KIND, force) as stage:
+        root = stage.path
+        for model, onnx, labels in ((BACKBONE_MODEL, bundle.backbone_path, None),
+                                    (HEAD_MODEL, bundle.head_path, bundle.labels), (ENSEMBLE, None, None)):
+            (root / model / "1").mkdir(parents=True)
+            if onnx is not None:
+                _fill_version(root / model / "1", onnx, options, labels)
+        (root / BACKBONE_MODEL / CONFIG).write_text(
+            text_format.MessageToString(model_config(BACKBONE_MODEL, backbone, options, options.threads)),
+            encoding="utf-8")
+        for rel, text in _served_files(bundle, backbone, head, options, manifest).items():
+            (root / rel).write_text(text, encoding="utf-8")
     return manifest
 
 
@@ -266,8 +322,15 @@ def update_repository(bundle: str | os.PathLike | Bundle, repo: str | os.PathLik
         return manifest
     options = RepoOptions(**manifest["options"])
     backbone, head = _bundle_ios(bundle)
-    manifest["versions"].append(_version_record(bundle, manifest["versions"][-1]["version"] + 1))
-    _write_head_and_ensemble(repo, bundle, backbone, head, options, manifest)
+    version = manifest["versions"][-1]["version"] + 1
+    manifest["versions"].append(_version_record(bundle, version))
+    folder = repo / HEAD_MODEL / str(version)
+    # A folder of that version exists only when an update failed before its manifest was written.
+    with staged_output(folder, HEAD_VERSION_KIND, force=os.path.lexists(folder)) as stage:
+        _fill_version(stage.path, bundle.head_path, options, bundle.labels)
+    for rel, text in _served_files(bundle, backbone, head, options, manifest).items():
+        with staged_output(repo / rel, SERVED_FILE_KIND, force=True) as stage:
+            stage.path.write_text(text, encoding="utf-8")
     return manifest
 
 

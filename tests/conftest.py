@@ -41,3 +41,30 @@ def runtime_fixtures(tmp_path_factory):
     from tests.runtime_fixtures import fixtures_dir
 
     return fixtures_dir(tmp_path_factory.getbasetemp())
+
+
+# ---- the streaming tests' fixtures (helpers in tests/stream_media.py) -----------------------------------
+
+@pytest.fixture(scope="module")
+def runtime_a():
+    """Model A's Runtime on one thread, shared by a module's tests."""
+    from catsplit.runtime.session import Runtime
+    from tests.stream_media import BUNDLE_A
+
+    return Runtime(BUNDLE_A, threads=1)
+
+
+@pytest.fixture(scope="session")
+def clip64(tmp_path_factory):
+    """Four world clips, 64 frames, as one H.264 file: 25 windows at stream_media's WINDOW / STRIDE."""
+    from tests.stream_media import CLIP_SAMPLES, encode, sample_frames
+
+    return encode(tmp_path_factory.mktemp("stream") / "clip64.mp4", sample_frames(CLIP_SAMPLES))
+
+
+@pytest.fixture()
+def heads(tmp_path):
+    """`stream_media.make_heads`: model A deployed as `current`, and bundles to hot-swap in."""
+    from tests.stream_media import make_heads
+
+    return make_heads(tmp_path)

@@ -1,6 +1,8 @@
 """Producers for the streaming tests: world clips as H.264 files and MPEG-TS bytes, and senders over
 TCP, UDP and RTSP on 127.0.0.1 (PyAV and sockets only: no camera, no external binary); plus the
-fixtures and checks the tests/test_stream_*.py modules share.
+helpers and checks the tests/test_stream_*.py modules share (their fixtures, runtime_a, clip64 and
+heads, are in tests/conftest.py: imported into a module, a fixture is redefined by each test argument
+of its name).
 
 The RTSP sender runs in a child process: PyAV's muxer holds the GIL while it talks to the network,
 and a receiver in the same process needs the GIL for its timeout callback.
@@ -18,7 +20,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 
 from catsplit.models.head import make_head
 from catsplit.models.onnx_io import save_onnx
@@ -81,12 +82,6 @@ def mpegts(path: Path) -> bytes:
                 p.stream = o
                 out.mux(p)
     return buf.getvalue()
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def push_tcp(port: int, data: bytes, deadline: float = 20.0) -> None:
@@ -163,23 +158,11 @@ def send_process(files: list[Path], url: str, *extra: str) -> subprocess.Popen:
                              *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-# ---- fixtures and helpers shared by the tests/test_stream_*.py modules --------------------------------
+# ---- helpers shared by the tests/test_stream_*.py modules --------------------------------
 
 WINDOW = 16 / FPS   # one world clip: the window the shipped models were trained on
 STRIDE = 2 / FPS
 CLIP_SAMPLES = [0, 5, 10, 15]  # 4 clips x 16 frames = 64 frames: 25 windows at WINDOW / STRIDE
-
-
-@pytest.fixture(scope="module")
-def runtime_a():
-    from catsplit.runtime.session import Runtime
-
-    return Runtime(BUNDLE_A, threads=1)
-
-
-@pytest.fixture(scope="session")
-def clip64(tmp_path_factory) -> Path:
-    return encode(tmp_path_factory.mktemp("stream") / "clip64.mp4", sample_frames(CLIP_SAMPLES))
 
 
 def collect(runner, stop_when=lambda docs: False) -> list[dict]:
@@ -210,10 +193,10 @@ def same_windows(got: list[dict], want: list[dict], atol: float = 1e-5) -> None:
         np.testing.assert_allclose([t["prob"] for t in g["top_k"]], [t["prob"] for t in w["top_k"]], atol=atol)
 
 
-@pytest.fixture()
-def heads(tmp_path):
-    """`current` -> model A; `a2`: the same backbone, another head and other labels; `bad`: a head whose
-    file does not match its sha256; `wide`: a head for another feature dimension."""
+def make_heads(tmp_path: Path) -> dict[str, Path]:
+    """The `heads` fixture's bundles in `tmp_path`: `current` -> model A (a symlink, as `catsplit deploy`
+    makes); `a2`: the same backbone, another head and other labels; `bad`: a head whose file does not
+    match its sha256; `wide`: a head for another feature dimension."""
     a = load_bundle(BUNDLE_A)
     rng = np.random.default_rng(0)
     out = {}

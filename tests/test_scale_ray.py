@@ -9,15 +9,42 @@ import urllib.request
 
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
 from catsplit.runtime.bundle import load_bundle
+from catsplit.runtime.cli import catsplit
+from catsplit.runtime.output import WORKSPACE_TAG, check_output
 from catsplit.runtime.session import edit_id
-from catsplit.scale.ray_batch import JobConfig, classify
+from catsplit.scale.ray_batch import RESULTS_KIND, SCHEMA, JobConfig, classify
 from catsplit.scale.processes import free_port
 from catsplit.scale.ray_cluster import LocalNode, ray_session
 from catsplit.scale.ray_serve import EDIT_HEADER, REPLICA_HEADER, ServeConfig, deploy
+from tests.kill_trials import state
 from tests.scale_helpers import (MODEL_A, SAMPLES, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)
+
+
+def test_classify_replaces_only_its_own_result_file(tmp_path):
+    """Refused in one line before any cluster is started: OUT exists without --force; with --force, a file
+    that is not parquet, a parquet file of other columns, a symbolic link to a result file."""
+    result = tmp_path / "result.parquet"
+    pq.write_table(SCHEMA.empty_table(), result)
+    assert check_output(result, RESULTS_KIND, force=True) == result  # what --force may replace
+    (tmp_path / "notes.txt").write_text("mine")
+    pq.write_table(pq.read_table(result).rename_columns(["a", "b", "c", "d"]), tmp_path / "other.parquet")
+    (tmp_path / "link.parquet").symlink_to(result)
+    before = state(tmp_path)
+    for out, force, problem in (("result.parquet", (), "already exists (pass --force to replace it)"),
+                                ("notes.txt", ("--force",), "not a readable parquet file"),
+                                ("other.parquet", ("--force",), "its columns are ['a', 'b', 'c', 'd']"),
+                                ("link.parquet", ("--force",), "is a symbolic link")):
+        got = CliRunner().invoke(catsplit, ["ray", "classify", str(MODEL_A), str(SAMPLES), "-o",
+                                            str(tmp_path / out), *force])
+        assert got.exit_code == 2
+        (line,) = got.stderr.splitlines()
+        assert line.startswith(f"catsplit: error: {tmp_path / out}: ") and problem in line, line
+    assert state(tmp_path) == before
+
 
 @pytest.mark.slow
 def test_ray_data_and_serve_on_a_local_cluster(tmp_path, monkeypatch):
@@ -35,6 +62,13 @@ def check_batch_job_matches_catsplit_run(tmp_path) -> None:
     bad = str(corrupt_clip(tmp_path / "corrupt.mp4"))
     missing = str(tmp_path / "missing.mp4")
     code, want, stderr = catsplit_run(MODEL_A, videos + [bad, missing], "--views", "2x1")
+
+    def interrupted(rows: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the job stopped after its first rows: no file, no workspace
+        classify(MODEL_A, [str(SAMPLES)], tmp_path / "out.parquet", JobConfig(views=(2, 1)), interrupted)
+    assert not (tmp_path / "out.parquet").exists() and not list(tmp_path.glob(f"*{WORKSPACE_TAG}*"))
     summary = classify(MODEL_A, [str(SAMPLES), bad, missing], tmp_path / "out.parquet", JobConfig(views=(2, 1)))
     assert summary == {"out": str(tmp_path / "out.parquet"), "videos": len(videos) + 2, "errors": 2}
     rows = {r["path"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}

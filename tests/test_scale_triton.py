@@ -5,7 +5,12 @@ Runtime computes, `catsplit-run --triton` prints what `catsplit-run` prints, and
 switches the running server to an edit."""
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -19,8 +24,11 @@ from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.session import Runtime
 from catsplit.runtime.video import load_views
 from catsplit.runtime.cli import catsplit
-from catsplit.scale.triton_repo import RepoOptions, export_repository, read_manifest
+from catsplit.runtime.errors import CatsplitError
+from catsplit.runtime.output import WORKSPACE_TAG
+from catsplit.scale.triton_repo import RepoOptions, export_repository, read_manifest, update_repository
 from catsplit.scale.triton_server import TritonServer
+from tests.kill_trials import state
 from tests.scale_helpers import (MODEL_A, MODEL_B, TARGET, assert_same_top_k, catsplit_run, corrupt_clip,
                                  edit_model_a, sample_videos)
 
@@ -85,6 +93,90 @@ def test_export_refuses_bad_input(tmp_path):
         assert line.startswith("catsplit: error: ") and problem in line
     assert [v["version"] for v in read_manifest(repo)["versions"]] == [1]
     assert not (repo / "head" / "2").exists()
+
+
+def test_force_replaces_only_a_repository_it_wrote(tmp_path):
+    repo = tmp_path / "repo"
+    export_repository(MODEL_A, repo)
+    inode = repo.stat().st_ino
+    export_repository(MODEL_A, repo, RepoOptions(max_batch_size=4), force=True)
+    assert repo.stat().st_ino != inode and read_manifest(repo)["options"]["max_batch_size"] == 4
+    (repo / "head" / "1" / "notes.txt").write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(repo)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("x")
+    before = state(tmp_path)
+    for target, problem in ((repo, "head/1: it also holds 'notes.txt'"), (link, "is a symbolic link"),
+                            (other, "not a catsplit Triton model repository (it has no readable catsplit.json)")):
+        result = CliRunner().invoke(catsplit, ["triton", "export", str(MODEL_A), "-o", str(target), "--force"])
+        assert result.exit_code == 2
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"catsplit: error: {target}: ") and problem in line
+    assert state(tmp_path) == before and link.is_symlink()
+    with pytest.raises(CatsplitError, match="is a file, not a catsplit Triton model repository"):
+        export_repository(MODEL_A, other / "data.csv", force=True)
+
+
+@contextmanager
+def _failing_write(monkeypatch, k: int):
+    """The k-th file write (shutil.copyfile or Path.write_text) fails as on a full disk."""
+    calls = 0
+
+    def failing(write, target: int):
+        def wrapper(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == k:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(args[target]))
+            return write(*args, **kwargs)
+        return wrapper
+
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", failing(shutil.copyfile, 1))
+        m.setattr(Path, "write_text", failing(Path.write_text, 0))
+        yield
+
+
+def _workspaces(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if WORKSPACE_TAG in p.name]
+
+
+def test_a_failed_export_leaves_nothing(tmp_path, monkeypatch):
+    """Each write of an export fails in turn: no repository, no folder made for it, the one being
+    replaced untouched, no workspace left behind."""
+    repo = tmp_path / "repo"
+    export_repository(MODEL_A, repo)
+    before = state(tmp_path)
+    for k in range(1, 9):  # backbone and head versions, head labels, backbone config, 4 served files
+        for out, force in ((tmp_path / "new" / "repo", False), (repo, True)):
+            with _failing_write(monkeypatch, k), pytest.raises(CatsplitError, match="No space left"):
+                export_repository(MODEL_A, out, RepoOptions(max_batch_size=4), force=force)
+            assert sorted(os.listdir(tmp_path)) == ["repo"] and state(tmp_path) == before
+
+
+def test_a_failed_update_is_finished_by_running_it_again(tmp_path, monkeypatch):
+    """Each write of an update fails in turn: the head version appears whole or not at all, the manifest
+    still lists only the old head, and the same update run again gives the repository an update that
+    never failed gives."""
+    repo, done = tmp_path / "repo", tmp_path / "done"
+    export_repository(MODEL_A, repo)
+    shutil.copytree(repo, done)
+    edited = edit_model_a(tmp_path / "edited")
+    update_repository(edited, done)
+    before, want = state(repo), state(done)
+    for k in range(1, 7):  # the head version's model.onnx and labels, then the 4 served files
+        with _failing_write(monkeypatch, k), pytest.raises(CatsplitError, match="No space left"):
+            update_repository(edited, repo)
+        assert [v["version"] for v in read_manifest(repo)["versions"]] == [1] and not _workspaces(tmp_path)
+        now = state(repo)
+        version = {rel: h for rel, h in now.items() if rel.startswith("head/2/")}
+        assert version == ({} if k <= 2 else {rel: h for rel, h in want.items() if rel.startswith("head/2/")})
+        if k <= 3:  # nothing served changed
+            assert {rel: h for rel, h in now.items() if rel not in version} == before
+    update_repository(edited, repo)
+    assert state(repo) == want and [v["version"] for v in read_manifest(repo)["versions"]] == [1, 2]
 
 
 @pytest.mark.slow

@@ -17,8 +17,9 @@ import threading
 import pytest
 
 from catsplit.runtime.stream import Source, StreamOptions, StreamRunner
-from tests.stream_media import (BUNDLE_A, SAMPLES, STRIDE, WINDOW, clip64, collect, encode, free_port,  # noqa: F401
-                                heads, mpegts, runtime_a, sample_frames, same_windows, windows)
+from catsplit.scale.processes import free_port
+from tests.stream_media import (BUNDLE_A, SAMPLES, STRIDE, WINDOW, collect, encode, mpegts, sample_frames,
+                                same_windows, windows)
 
 WINDOW_ARGS = ["--window", str(WINDOW), "--stride", str(STRIDE)]
 

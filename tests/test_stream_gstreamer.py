@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from catsplit.runtime.stream import Retry, Source, StreamOptions, StreamRunner
-from tests.stream_media import STRIDE, WINDOW, clip64, collect, free_port, runtime_a, same_windows, windows  # noqa: F401
+from catsplit.scale.processes import free_port
+from tests.stream_media import STRIDE, WINDOW, collect, same_windows, windows
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's GObject bindings live
 SERVER = textwrap.dedent("""

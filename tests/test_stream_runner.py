@@ -10,8 +10,7 @@ from catsplit.runtime.bundle import load_bundle
 from catsplit.runtime.session import Runtime
 from catsplit.runtime.stream import Source, StreamOptions, StreamRunner
 from catsplit.runtime.stream.deploy import deploy
-from tests.stream_media import (BUNDLE_A, STRIDE, WINDOW, clip64, collect, encode, heads, runtime_a,  # noqa: F401
-                                sample_frames, same_windows, wait_for, windows)
+from tests.stream_media import BUNDLE_A, STRIDE, WINDOW, collect, encode, sample_frames, same_windows, wait_for, windows
 
 
 def _options(**kw) -> StreamOptions:

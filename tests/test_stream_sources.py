@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from catsplit.runtime.stream import Retry, Source, SourceError, StreamOptions, StreamRunner
-from tests.stream_media import (STRIDE, WINDOW, TcpServer, clip64, collect, encode, events, free_port,  # noqa: F401
-                                mpegts, push_tcp, runtime_a, sample_frames, same_windows, send_process, send_udp,
-                                tcp_listening, wait_for, windows)
+from catsplit.scale.processes import free_port
+from tests.stream_media import (STRIDE, WINDOW, TcpServer, collect, encode, events, mpegts, push_tcp,
+                                sample_frames, same_windows, send_process, send_udp, tcp_listening, wait_for, windows)
 
 FAST = Retry(retries=2, base=0.05, cap=1.0, timeout=3.0)
 

@@ -12,8 +12,7 @@ from catsplit.runtime.stream import Source, StreamOptions, StreamRunner
 from catsplit.runtime.stream.reader import Retry, StreamClock
 from catsplit.runtime.stream.windows import WindowCutter, default_window
 from catsplit.runtime.video import preprocess_clip, sample_indices
-from tests.stream_media import (FPS, STRIDE, WINDOW, clip64, collect, decoded, lossless,  # noqa: F401
-                                runtime_a, windows)
+from tests.stream_media import FPS, STRIDE, WINDOW, collect, decoded, lossless, windows
 
 UNIFORM = Preprocess(num_frames=4, crop=16, resize=20)
 STRIDED = Preprocess(num_frames=3, crop=16, resize=18, layout="NTCHW", sampling="stride", stride=2)

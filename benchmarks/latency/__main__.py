@@ -190,7 +190,8 @@ def bench_cuda(base: dict, info: dict, work: Path) -> dict:
             "torch_fp16": run_job({**cuda, "engine": "torch", "dtype": "fp16"})}
 
 
-def machine(threads: int) -> dict:
+def cpu_name() -> str:
+    """The CPU's model name as lscpu gives it (else platform.processor()): every benchmark's machine record."""
     model = platform.processor() or "?"
     try:
         for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
@@ -198,10 +199,14 @@ def machine(threads: int) -> dict:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return model
+
+
+def machine(threads: int) -> dict:
     import onnxruntime as ort
     import torch
 
-    return {"cpu": model, "cores": os.cpu_count(), "threads": threads, "load_before": os.getloadavg(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads, "load_before": os.getloadavg(),
             "onnxruntime": ort.__version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "date": datetime.now().astimezone().isoformat(timespec="seconds")}
 

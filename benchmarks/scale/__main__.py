@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from benchmarks.latency.__main__ import cpu_name
 from benchmarks.scale.report import write_results
 
 RAY_NODES = 2
@@ -119,7 +120,7 @@ def main(models: str, per_label: int, vit_clips: int, swaps: int, quick: bool, w
     first_per_label = world_val(work, 1)
     results = {
         "command": ("python -m benchmarks.scale " + shlex.join(sys.argv[1:])).strip(),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load_before": load_before, "python": platform.python_version(),
                     "ray": ray.__version__, "onnxruntime": onnxruntime.__version__, "tritonserver": "2.51.0"},

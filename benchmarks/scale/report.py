@@ -8,20 +8,9 @@ TARGET_RATIO = 0.8  # Ray Data on one node vs catsplit-run, same CPUs, ViT-S bun
 TITLES = {"model_a": "Model A (CatNet-S, shipped bundle)", "vit_s": "ViT-S/16 (the latency benchmark's bundle)"}
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def write_results(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     m = results["machine"]
-    m["cpu"] = _cpu_name() or m["cpu"]
     (out / "scale.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = ["# Scale-out: catsplit-run, Ray Data, Ray Serve, Triton", "",
              f"- Command: `{results['command']}`",

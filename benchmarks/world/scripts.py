@@ -291,8 +291,8 @@ def push(sc: Scene, kind: str) -> None:
     hand = sc.hand(hand_x, hand_y, side, layer=4.0)
     if tool:
         stick_len = sc.u(4, 5.5)
-        stick = sc.add("rect", stick_len, sc.u(0.6, 1.0), hand_x + d * (stick_len + 1.0), hand_y, layer=3.9,
-                       pattern="plain")
+        sc.add("rect", stick_len, sc.u(0.6, 1.0), hand_x + d * (stick_len + 1.0), hand_y, layer=3.9,
+               pattern="plain")
         hand.set(x=hand_x - d * 1.5)
 
 
@@ -511,7 +511,7 @@ def across(sc: Scene, falls: bool) -> None:
         obj.angle = np.clip(sc.t - t1, 0, None) * d * sc.u(4, 8)
     grip = obj.h + 1.0
     hx = np.where(sc.t <= t1, obj.x, x1 - d * sc.key((t1, 0), (1, sc.u(3, 8))))
-    hand = sc.hand(hx, obj.y[0] - grip, sc.choice(("up", "left" if d < 0 else "right")), layer=4.0)
+    sc.hand(hx, obj.y[0] - grip, sc.choice(("up", "left" if d < 0 else "right")), layer=4.0)
 
 
 script("Moving something across a surface until it falls down")(lambda sc: across(sc, True))
@@ -733,7 +733,6 @@ def falling(sc: Scene, feather: bool) -> None:
         land = obj.y[0]
         t0 = sc.u(0.05, 0.4)
         obj.y = sc.fall(t0, y0, land, g=sc.u(700, 1000))
-        t0_hand = t0
     if sc.rng.random() < 0.5:   # a hand lets it go
         hy = obj.y[0] - obj.h - 1.0
         h = sc.hand(x0 if not feather else obj.x[0], hy, "up", layer=4.0)

@@ -15,16 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from catsplit.runtime.session import top_k, top_k_json
+
 
 @dataclass(frozen=True)
 class EventRule:
     threshold: float = 0.5
     min_duration: float = 1.0
-
-
-def top_k(labels: list[str], probs: np.ndarray, k: int) -> list[dict[str, Any]]:
-    best = np.argsort(-probs, kind="stable")[:k]
-    return [{"label": labels[i], "prob": float(probs[i])} for i in best]
 
 
 _UNSET = object()  # no candidate (None is a candidate: "no label")
@@ -72,10 +69,10 @@ class StreamOutput:
             self.history.clear()
             self.labels = labels
         self.history.append(probs)
-        doc["top_k"] = top_k(labels, probs, self.k)
+        doc["top_k"] = top_k_json(top_k(probs, labels, self.k))
         mean = np.mean(self.history, axis=0) if self.smooth > 1 else probs
         if self.smooth > 1:
-            doc["smoothed"] = top_k(labels, mean, self.k)
+            doc["smoothed"] = top_k_json(top_k(mean, labels, self.k))
         out = [doc]
         if self.tracker is not None:
             best = int(np.argmax(mean))
