@@ -172,6 +172,27 @@ def test_cli_markdown_by_default_and_force_replaces_only_a_report(bundles, tmp_p
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep"
 
 
+def test_a_different_backbone_runs_both(bundles, tmp_path):
+    """EDITED with another backbone file (as after re-exporting it): each clip goes through both backbones,
+    and the edited model's predictions are its own (top-1 of `catsplit run`; it has no c to mask)."""
+    from catsplit.runtime.bundle import Bundle, load_bundle, write_bundle
+    from catsplit.runtime.session import Runtime
+    from edit_bundles import backbone
+
+    edited = load_bundle(bundles / "edited")
+    sources = {rel: edited.path / rel for rel in edited.files}
+    sources["backbone.onnx"] = backbone(seed=5).SerializeToString()
+    other = write_bundle(Bundle(**{**edited.__dict__, "files": {}}), tmp_path / "rebacked", sources)
+    assert other.files["backbone.onnx"] != edited.files["backbone.onnx"]
+    csv = _csv(bundles, "three.csv", [f"clips/up0.mp4,{UP}", f"clips/down0.mp4,{DOWN}", "clips/hold0.mp4,Holding something"])
+    rep = evaluate_edit(bundles / "src", other.path, csv, provider="cpu")
+    run = Runtime(other.path, provider="cpu").classify([c.path for c in rep.clips], top_k=1)
+    assert [c.edited for c in rep.clips] == [p.top_k[0][0] for p in run]
+    shared = evaluate_edit(bundles / "src", bundles / "edited", csv, provider="cpu")
+    assert [c.original for c in rep.clips] == [c.original for c in shared.clips]
+    assert [c.edited for c in rep.clips] != [c.edited for c in shared.clips]  # the other backbone did run
+
+
 def _one_line(res) -> str:
     assert res.exit_code == 2, res.output
     lines = res.stderr.splitlines()
