@@ -6,6 +6,7 @@ clips; and the command line (bad rows skipped and reported, a wrong ORIGINAL ref
 from __future__ import annotations
 
 import csv
+import sys
 import json
 from pathlib import Path
 
@@ -215,3 +216,12 @@ def test_cli_without_a_usable_row_is_one_line_and_writes_nothing(bundles, tmp_pa
     lines = res.stderr.splitlines()
     assert len(lines) == 3 and lines[-1] == f"catsplit: error: {csv}: no usable clip (2 row(s) skipped)"
     assert not (tmp_path / "r").exists()
+
+
+def test_without_matplotlib_the_png_is_left_out_with_a_note(bundles, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on an install without catsplit[bench]
+    csv = _csv(bundles, "two.csv", [f"clips/up0.mp4,{UP}", f"clips/down0.mp4,{DOWN}"])
+    res = _eval(bundles, "--clips", str(csv), "-o", str(tmp_path / "r"))
+    assert res.exit_code == 0, res.output
+    assert res.stderr.startswith("catsplit: note: eval.png left out: matplotlib is not installed")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["eval.json", "eval.md"]
