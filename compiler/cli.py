@@ -155,6 +155,45 @@ def undo_cmd(bundle, out, force):
     click.echo(f"{restored.path}: undid edit {len(restored.edits) + 1}; {restored.num_classes} labels")
 
 
+@click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("original", type=click.Path(file_okay=False))
+@click.argument("edited", type=click.Path(file_okay=False))
+@click.option("--clips", "clips", required=True, type=click.Path(dir_okay=False),
+              help="CSV of 'video path,label' (labels of EDITED; relative paths relative to the CSV).")
+@click.option("-o", "--out", type=click.Path(), help="Write eval.json, eval.md and eval.png to this folder.")
+@click.option("--views", default="1x1", show_default=True, metavar="CLIPSxCROPS",
+              help="Temporal clips x spatial crops (1 or 3) per video; probabilities are averaged over views.")
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Execution provider for the backbone and heads.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is an eval report folder (anything else is refused).")
+@click.option("--json", "as_json", is_flag=True, help="Print eval.json instead of the markdown report.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
+@one_line_errors
+def eval_cmd(original, edited, clips, out, views, provider, force, as_json, quiet):
+    """Measure EDITED's last edit against ORIGINAL (the bundle it was made from) on labelled clips.
+
+    Prints generality per subcategory and pooled, locality, the confusion among the subcategories and
+    the coarse label's nearest neighbours, and the clips whose prediction changed, scored as the
+    edit-quality benchmark scores (docs/method.md §6). A row that cannot be used gets one line on stderr
+    and is skipped; the others are evaluated (exit status 1 when any row was skipped).
+    """
+    from catsplit.compiler.eval_report import EVAL_KIND, markdown, write_report
+    from catsplit.compiler.evaluate import evaluate_edit
+    from catsplit.runtime.cli import EXIT_VIDEO, _parse_views, error_line
+    from catsplit.runtime.output import check_output
+
+    clips_crops = _parse_views(views)
+    if out is not None:
+        check_output(out, EVAL_KIND, force)
+    report = evaluate_edit(original, edited, clips, views=clips_crops, provider=provider, progress=not quiet,
+                           on_skip=lambda p: error_line(f"{clips}: skipped {p.problem}"))
+    notes = write_report(report, out, force) if out is not None else []
+    for note in notes:
+        click.echo(f"catsplit: note: {note}", err=True)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else markdown(report), nl=as_json)
+    return EXIT_VIDEO if report.skipped else 0
+
+
 # --- text encoders and group schemes -------------------------------------------------------------
 
 @click.group("text-encoder", context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,7 @@
 """Low-shot isolated fine-tuning (docs/method.md §4): train only the k new rows on a few labelled clips.
 
-SHOTS.csv lists `video path, subcategory label` per line (an optional header `video,label`); relative
-paths are relative to the csv. Each clip's backbone features come from the bundle's own backbone through
+SHOTS.csv lists `video path, subcategory label` per line (compiler/clip_csv.py reads it; any bad row
+refuses the file). Each clip's backbone features come from the bundle's own backbone through
 the runtime, once; a clip's views (clips x crops) are averaged at feature level into one sample.
 
 Training (as the paper): AdamW lr 1e-3, weight decay 1e-3, batch 16 shuffled, dropout 0.25, cross-entropy,
@@ -17,8 +17,6 @@ rows (flat) or z[c] + log_softmax(new rows) (hierarchical). Our choices, where t
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -28,15 +26,13 @@ import onnx
 import torch
 from torch import nn
 
+from catsplit.compiler.clip_csv import read_clip_csv
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.ma import single_thread
 from catsplit.compiler.options import ShotConfig
 from catsplit.models.onnx_io import cpu_session
 from catsplit.runtime.bundle import Bundle
-from catsplit.runtime.inputs import MIB, read_text
-
-MAX_SHOTS_BYTES = 16 * MIB
 
 
 @dataclass(frozen=True)
@@ -50,26 +46,10 @@ class ShotResult:
 
 def read_shots(path: str | Path, new_labels: Sequence[str]) -> list[tuple[Path, str]]:
     """(video, subcategory) pairs; refuses unknown labels, missing files and subcategories without a clip."""
-    path = Path(path)
-    text = read_text(path, "shots CSV", MAX_SHOTS_BYTES)
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(x.strip() for x in r)]
-    except csv.Error as e:
-        raise CompileError(f"{path}: not a valid CSV ({e})") from None
-    if rows and [x.strip().lower() for x in rows[0]] in (["video", "label"], ["path", "label"]):
-        rows = rows[1:]
-    known = set(new_labels)
-    shots = []
-    for n, row in enumerate(rows, 1):
-        if len(row) != 2:
-            raise CompileError(f"{path}: row {n} must be 'video path,subcategory label'")
-        video, label = row[0].strip(), row[1].strip()
-        if label not in known:
-            raise CompileError(f"{path}: row {n} names {label!r}, which is not a subcategory of the spec")
-        file = (path.parent / video) if not Path(video).is_absolute() else Path(video)
-        if not file.is_file():
-            raise CompileError(f"{path}: row {n}: video {file} does not exist")
-        shots.append((file, label))
+    rows, problems = read_clip_csv(path, new_labels, "shots CSV", "a subcategory of the spec")
+    if problems:
+        raise CompileError(f"{path}: {problems[0].problem}")
+    shots = [(r.file, r.label) for r in rows]
     missing = [y for y in new_labels if y not in {s[1] for s in shots}]
     if missing:
         raise CompileError(f"{path}: no clip for subcategory {missing[0]!r}")

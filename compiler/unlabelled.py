@@ -7,20 +7,18 @@ compile refuses features of another backbone.
 """
 from __future__ import annotations
 
-import csv
-import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from catsplit.compiler.clip_csv import read_clip_csv
 from catsplit.compiler.errors import CompileError
 from catsplit.runtime.bundle import BACKBONE, Bundle
-from catsplit.runtime.inputs import MIB, read_text
+from catsplit.runtime.inputs import MIB
 from catsplit.runtime.output import Kind, staged_output
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".ts", ".m4v")
-MAX_CSV_BYTES = 16 * MIB
 MAX_FEATURE_BYTES = 1024 * MIB
 
 
@@ -36,14 +34,10 @@ FEATURES_KIND = Kind("feature file", False, _feature_file_problem)
 
 
 def _csv_videos(path: Path) -> list[Path]:
-    text = read_text(path, "clips CSV", MAX_CSV_BYTES)
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(x.strip() for x in r)]
-    except csv.Error as e:
-        raise CompileError(f"{path}: not a valid CSV ({e})") from None
-    if rows and rows[0][0].strip().lower() in ("video", "path"):
-        rows = rows[1:]
-    return [Path(v) if Path(v).is_absolute() else path.parent / v for v in (r[0].strip() for r in rows)]
+    rows, problems = read_clip_csv(path, None, "unlabelled clips CSV")
+    if problems:
+        raise CompileError(f"{path}: {problems[0].problem}")
+    return [r.file for r in rows]
 
 
 def list_videos(path: str | Path) -> list[Path]:
@@ -57,9 +51,6 @@ def list_videos(path: str | Path) -> list[Path]:
         raise CompileError(f"{path}: unlabelled clips must be a folder of videos, a .csv or a .npz feature file")
     if not videos:
         raise CompileError(f"{path}: no video in it")
-    missing = [v for v in videos if not v.is_file()]
-    if missing:
-        raise CompileError(f"{path}: video {missing[0]} does not exist")
     return videos
 
 

@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "quantize": ("catsplit.models.cli", "quantize_cmd", "compiler"),
     "compile": ("catsplit.compiler.cli", "compile_cmd", "compiler"),
     "edits": ("catsplit.compiler.cli", "edits", "compiler"),
+    "eval": ("catsplit.compiler.cli", "eval_cmd", "compiler"),
     "features": ("catsplit.compiler.cli", "features_cmd", "compiler"),
     "groups": ("catsplit.compiler.cli", "groups", "compiler"),
     "text-encoder": ("catsplit.compiler.cli", "text_encoder", "compiler"),

@@ -1,6 +1,6 @@
 """Writing an output atomically: the one refuse-or-replace rule and the one staging writer.
 
-Every catsplit command that writes (compile, edits undo, import, export, quantize, text-encoder
+Every catsplit command that writes (compile, edits undo, eval -o, import, export, quantize, text-encoder
 export, groups propose -o) goes through `staged_output`:
 
 1. The rule (`check_output`, also run early by commands, before heavy work): `out` must not exist,

@@ -11,7 +11,7 @@ from torch import nn
 
 from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.bench import run_benchmark, write_results
-from benchmarks.edit_quality.metrics import TargetScore, generality, locality, masked_probs, predictions, \
+from catsplit.compiler.metrics import TargetScore, generality, locality, masked_probs, predictions, \
     score_target, summary
 from catsplit.compiler.options import ShotConfig
 from catsplit.compiler.options import AlignConfig

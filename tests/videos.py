@@ -25,12 +25,16 @@ def textured_frames(n: int, height: int, width: int) -> np.ndarray:
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 25, pix_fmt: str = "yuv444p",
-                faststart: bool = False) -> Path:
-    """Encode frames ([T, H, W, 3] RGB or [T, H, W] gray uint8) as an H.264 mp4."""
+                faststart: bool = False, lossless: bool = False) -> Path:
+    """Encode frames ([T, H, W, 3] RGB or [T, H, W] gray uint8) as an H.264 mp4; `lossless`: RGB H.264
+    (libx264rgb, qp 0), which decodes to exactly `frames` (RGB frames only)."""
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
+    if lossless:
+        pix_fmt = "rgb24"
     with av.open(str(path), "w", options=options) as out:
-        stream = out.add_stream("libx264", rate=fps, options={"crf": "10"})
+        stream = out.add_stream("libx264rgb" if lossless else "libx264", rate=fps,
+                                options={"qp": "0"} if lossless else {"crf": "10"})
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = pix_fmt
         fmt = "gray" if frames.ndim == 3 else "rgb24"

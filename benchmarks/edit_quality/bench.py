@@ -125,7 +125,7 @@ def _scheme_info(world: World, groups: dict[str, list[str]] | None) -> dict:
 
 
 def _original_top1(world) -> float:
-    from benchmarks.edit_quality.metrics import predictions
+    from catsplit.compiler.metrics import predictions
 
     cls = world.splits.world.class_of(world.model)
     pred = predictions(world.original)

@@ -18,7 +18,7 @@ from torch import nn
 
 from benchmarks.edit_quality.data import World, clip_views
 from benchmarks.edit_quality.methods import BY_KEY, one_shot, spec_of
-from benchmarks.edit_quality.metrics import TargetScore, score_target
+from catsplit.compiler.metrics import TargetScore, score_target
 from catsplit.compiler.compile import EditTarget, edit_rows
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.options import ShotConfig, SplitOptions

@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks.edit_quality.kinds import KIND, KINDS
 from benchmarks.edit_quality.methods import BY_KEY
-from benchmarks.edit_quality.metrics import TargetScore, summary
+from catsplit.compiler.metrics import TargetScore, summary
 
 # docs/method.md §7: SSv2-Split-A, ViT-S MVD backbone, CLIP ViT-L/14 text encoder (generality, locality).
 PAPER = {

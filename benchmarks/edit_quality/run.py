@@ -7,7 +7,7 @@ from typing import Sequence
 
 from benchmarks.edit_quality import methods as M
 from benchmarks.edit_quality.data import World, head_session, run_head
-from benchmarks.edit_quality.metrics import TargetScore, score_target
+from catsplit.compiler.metrics import TargetScore, score_target
 from catsplit.compiler.options import AlignConfig
 from catsplit.compiler.splice import splice, spliced_labels
 

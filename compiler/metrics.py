@@ -1,5 +1,8 @@
 """Scoring an edit exactly as docs/method.md §6 (the authors' evaluation), on logits already computed.
 
+The one implementation: the edit-quality benchmark (benchmarks/edit_quality) and `catsplit eval`
+(compiler/evaluate.py) both score through these functions.
+
 Per video: softmax over every logit of the model, the coarse class c's probability set to 0 and the
 rest renormalised, then the probabilities averaged over the video's views, then the argmax. For a flat
 edit "every logit" means the old rows including c plus the new rows; since c is then masked, the
@@ -70,24 +73,47 @@ def summary(per_seed: Sequence[Sequence[TargetScore]]) -> dict[str, tuple[float,
             "mean": (float(m.mean()), std(m))}
 
 
+def label_predictions(edited: np.ndarray, edited_labels: Sequence[str], original: np.ndarray,
+                      original_labels: Sequence[str], coarse: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's predicted label (object arrays [N]) by the edited model and by the original one.
+
+    edited [N, V, C'] are the edited model's scoring logits (c still present as a column where the
+    model has one, see the module doc), original [N, V, C] the original model's; c = original_labels[coarse]
+    is masked in both.
+    """
+    c_name = original_labels[coarse]
+    coarse_edited = list(edited_labels).index(c_name) if c_name in edited_labels else None
+    pe = np.asarray(edited_labels, dtype=object)[predictions(edited, coarse_edited)]
+    po = np.asarray(original_labels, dtype=object)[predictions(original, coarse)]
+    return pe, po
+
+
+def score_predictions(target: str, new_labels: Sequence[str], pe: np.ndarray, po: np.ndarray,
+                      truth: Sequence[str], inside: np.ndarray) -> TargetScore:
+    """Score predicted labels (`label_predictions`): generality on the `inside` clips (truth = their
+    subcategory), the locality accuracies on the others (truth in the original label space)."""
+    truth = np.asarray(truth, dtype=object)
+    inside = np.asarray(inside, bool)
+    new = set(new_labels)
+    correct = int(sum(p == t and p in new for p, t in zip(pe[inside], truth[inside])))
+    out = ~inside
+    return TargetScore(target, correct, int(inside.sum()), _accuracy(pe[out], truth[out]),
+                       _accuracy(po[out], truth[out]))
+
+
+def _accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Fraction of equal entries; NaN for no clips (a user's clip list may have none outside c)."""
+    return float((pred == truth).mean()) if len(truth) else float("nan")
+
+
 def score_target(target: str, new_labels: Sequence[str], edited_labels: Sequence[str],
                  original_labels: Sequence[str], coarse: int, edited: np.ndarray, original: np.ndarray,
                  truth: Sequence[str], inside: np.ndarray) -> TargetScore:
     """Score one edit on every val clip.
 
-    edited [N, V, C'] are the edited model's scoring logits (c still present as column `coarse` where the
-    model has one, see the module doc), original [N, V, C] the original model's; truth = each clip's
-    label in the ORIGINAL label space for clips outside the target and its fine label for clips inside
-    (`inside` [N] bool). The edited model's columns are named `edited_labels`.
+    edited [N, V, C'] and original [N, V, C] are logits as `label_predictions` takes them; truth = each
+    clip's label in the ORIGINAL label space for clips outside the target and its fine label for clips
+    inside (`inside` [N] bool). The edited model's columns are named `edited_labels`.
     """
-    truth = np.asarray(truth, dtype=object)
-    edited_names = np.asarray(edited_labels, dtype=object)
-    c_name = original_labels[coarse]
-    coarse_edited = list(edited_labels).index(c_name) if c_name in edited_labels else None
-    pe = edited_names[predictions(edited, coarse_edited)]
-    po = np.asarray(original_labels, dtype=object)[predictions(original, coarse)]
-    new = set(new_labels)
-    correct = int(sum(p == t and p in new for p, t in zip(pe[inside], truth[inside])))
-    out = ~inside
-    return TargetScore(target, correct, int(inside.sum()), float((pe[out] == truth[out]).mean()),
-                       float((po[out] == truth[out]).mean()))
+    pe, po = label_predictions(edited, edited_labels, original, original_labels, coarse)
+    return score_predictions(target, new_labels, pe, po, truth, inside)
