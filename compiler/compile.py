@@ -302,7 +302,7 @@ def adapt_rows(target: EditTarget, rows: NewRows, options: SplitOptions, pool: P
     called = original.argmax(axis=1) == target.c
     w, b, moved = rows.w, rows.b, 0.0
     if config.refine:
-        fit = refine_rows(pool.features[called], w, b, config.refine_config, options.seed)
+        fit = refine_rows(pool.features[called], w, b, config.refine_config)
         w, b, moved = fit.w, fit.b, fit.moved
     offset, locality, capture = 0.0, None, None
     if options.mode == "flat":

@@ -48,12 +48,10 @@ class ShotConfig:
 class RefineConfig:
     """Refinement of the new rows on unlabelled clips (docs/method.md §8); every value is ours."""
 
-    rounds: int = 10           # EM rounds (E: balanced assignment; M: `steps` optimiser steps)
-    steps: int = 20
-    lr: float = 1e-2
-    temperature: float = 1.0   # of the rows' logits in the soft assignment
+    rounds: int = 30           # EM rounds
+    prior: float = 1.0         # alpha: weight of the rows' own log-probabilities in each clip's assignment
+    temperature: float = 1.0   # tau: width of the clusters, per feature dimension, in standardised units
     sinkhorn_iters: int = 50
-    pull: float = 1e-2         # L2 weight towards the starting rows
     min_clips: int = 2         # per subcategory: with fewer clips called c, the rows are left as they are
 
 

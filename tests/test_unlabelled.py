@@ -14,7 +14,7 @@ from catsplit.compiler.compile import compile_split
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.lowshot import head_logits
 from catsplit.compiler.options import RefineConfig, SplitOptions, UnlabelledConfig
-from catsplit.compiler.refine import balanced_assignment, refine_rows
+from catsplit.compiler.refine import balance, refine_rows
 from catsplit.compiler.unlabelled import read_unlabelled, save_features
 from catsplit.runtime import load_bundle
 from edit_bundles import LABELS, SPLIT, HashedBagOfWords, make_bundle, write_spec
@@ -57,30 +57,38 @@ def test_calibration_needs_clips_of_other_labels():
 
 
 def test_balanced_assignment_spreads_mass_evenly():
-    import torch
-
-    logits = torch.tensor([[5.0, 0.0], [4.0, 0.0], [3.0, 0.0], [0.0, 1.0]])
-    q = balanced_assignment(logits, 1.0, 200)
-    assert torch.allclose(q.sum(1), torch.ones(4), atol=1e-5)
-    assert torch.allclose(q.sum(0), torch.full((2,), 2.0), atol=1e-3)
-    assert q[:, 0].argmax() == 0 and q[3, 1] > 0.5
+    logq = np.array([[5.0, 0.0], [4.0, 0.0], [3.0, 0.0], [0.0, 1.0]])
+    q, log_v = balance(logq, 200)
+    assert np.allclose(q.sum(1), 1.0) and np.allclose(q.sum(0), 2.0, atol=1e-3)
+    assert q[:, 0].argmax() == 0 and q[3, 1] > 0.5 and log_v[1] > log_v[0]
 
 
-def test_refinement_finds_the_clusters_the_rows_roughly_point_at():
-    """Three clusters of non-negative features; the starting rows are only weakly tilted towards their own
-    cluster, so they misassign many clips; refinement (no labels) must recover most of them."""
+def _clusters(tilt):
+    """Three clusters of non-negative features, and rows only weakly tilted towards their own cluster."""
     rng = np.random.default_rng(1)
     centres = np.abs(rng.normal(size=(3, 32))) * 2
     truth = np.repeat(np.arange(3), 60)
-    feats = np.abs(centres[truth] + rng.normal(scale=1.0, size=(180, 32)))
-    base = feats.mean(0)
-    w0 = np.stack([0.02 * base + 0.08 * (c - centres.mean(0)) for c in centres]) + rng.normal(scale=0.05, size=(3, 32))
-    b0 = np.zeros(3)
-    before = float(((feats @ w0.T).argmax(1) == truth).mean())
+    feats = np.abs(centres[truth] + rng.normal(size=(180, 32)))
+    w0 = np.stack([0.02 * feats.mean(0) + tilt * (c - centres.mean(0)) for c in centres])
+    return feats, truth, w0 + rng.normal(scale=0.03, size=w0.shape), np.zeros(3)
+
+
+def test_refinement_finds_the_clusters_the_rows_roughly_point_at():
+    feats, truth, w0, b0 = _clusters(0.01)
+    before = float(((feats @ w0.T + b0).argmax(1) == truth).mean())
     fit = refine_rows(feats, w0, b0, RefineConfig())
     after = float(((feats @ fit.w.T + fit.b).argmax(1) == truth).mean())
-    assert before < 0.8 and after > 0.95 and after > before
-    assert fit.clips == 180 and fit.moved > 0
+    assert before < 0.7 and after > 0.9
+    assert fit.clips == 180 and fit.moved == pytest.approx(float(
+        ((feats @ fit.w.T + fit.b).argmax(1) != (feats @ w0.T).argmax(1)).mean()))
+
+
+def test_refined_rows_are_the_last_assignment_in_closed_form():
+    """The rows' argmax over the clips is the final (balanced) assignment's: each subcategory near n / k."""
+    feats, _, w0, b0 = _clusters(0.01)
+    fit = refine_rows(feats, w0, b0, RefineConfig())
+    counts = np.bincount((feats @ fit.w.T + fit.b).argmax(1), minlength=3)
+    assert counts.min() >= 45 and counts.max() <= 75
 
 
 def test_refinement_leaves_too_few_clips_alone():
