@@ -30,6 +30,8 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--bias-offset", type=float, default=0.0, show_default=True,
               help="Added to the new rows' biases (flat mode): lower trades generality for locality.")
 @click.option("--ma-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="MA's maximum epochs.")
+@click.option("--ma-ensemble", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train this many MA maps (seeds SEED, SEED+1, ...) and average their rows.")
 @click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
 @click.option("--shots-keep-coarse", is_flag=True,
               help="Keep c among the logits while fine-tuning (flat mode; default leaves it out).")
@@ -47,7 +49,7 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, shot_epochs, shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force,
+                ma_epochs, ma_ensemble, shot_epochs, shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force,
                 as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
@@ -59,7 +61,7 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions, UnlabelledConfig
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
-                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs),
+                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble),
                            shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
                            views=(clips, int(crops)),
                            unlabelled=UnlabelledConfig(refine=refine, locality_target=locality_target))

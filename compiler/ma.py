@@ -17,6 +17,8 @@ splits every target of a head, three seeds each).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import hashlib
 from collections import OrderedDict
@@ -130,10 +132,13 @@ def predict(mlp: nn.Module, x: np.ndarray) -> np.ndarray:
 def modifier_alignment(encoder: TextEncoder, w_coarse: np.ndarray, target_modifiers: Sequence[str], dictionary: Dictionary,
                        labels: Sequence[str], w: np.ndarray, seed: int = 0,
                        config: AlignConfig = AlignConfig()) -> tuple[np.ndarray, AlignResult]:
-    """New rows [k, D] = W[c] + g(phi(m(s_i))), and the trained g with its training record."""
+    """New rows [k, D] = W[c] + g(phi(m(s_i))), and the trained g with its training record. With
+    `config.ensemble` = n, g(...) is the mean of n maps trained with seeds seed..seed+n-1 (the record is
+    the first's)."""
     texts, targets = alignment_pairs(dictionary, labels, w)
     emb = np.asarray(encoder.encode(texts + list(target_modifiers)), np.float32)
-    result = train_alignment(emb[:len(texts)], targets, seed, config)
-    rows = w_coarse[None, :] + predict(result.mlp, emb[len(texts):])
-    return rows.astype(np.float32), result
+    single = dataclasses.replace(config, ensemble=1)   # one map's training; the memo key of each member
+    fits = [train_alignment(emb[:len(texts)], targets, seed + i, single) for i in range(config.ensemble)]
+    delta = np.mean([predict(f.mlp, emb[len(texts):]) for f in fits], axis=0)
+    return (w_coarse[None, :] + delta).astype(np.float32), fits[0]
 

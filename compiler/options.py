@@ -27,6 +27,7 @@ class AlignConfig:
     ema: float = 0.95
     patience: int = 5
     min_delta: float = 1e-3
+    ensemble: int = 1  # maps trained (seeds seed..seed+n-1) whose predicted rows are averaged (ours)
 
 
 @dataclass(frozen=True)

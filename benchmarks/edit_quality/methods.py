@@ -9,6 +9,7 @@ rows for one target and seed.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ POOL_SIZES = (8, 24, 48)  # unlabelled deploy clips per fine label
 class Method:
     key: str
     label: str             # as printed in the table
-    family: str            # "baseline", "zero-shot", "one-shot", "all data", "ablation", "bias offset"
+    family: str            # "baseline", "zero-shot", "one-shot", "all data", "ablation", "bias offset",
+                           # "seeds", "text signal", "unlabelled"
     mode: str = "flat"
     init: str | None = None      # edit_rows init: "ma", "mr", "coarse", "random"; None = text-only
     shots: str | None = None     # None, "one" (one clip per subcategory) or "all" (the whole pool)
@@ -37,6 +39,8 @@ class Method:
     bias_offset: float = 0.0
     unlabelled: int = 0          # deploy clips per fine label to refine/calibrate on (0: none)
     refine: bool = True          # with `unlabelled`: refine then calibrate (False: calibrate only)
+    ensemble: int = 1            # MA maps averaged (AlignConfig.ensemble)
+    seeds: tuple[int, ...] | None = None   # these seeds instead of the run's (a method that needs more)
 
 
 METHODS = (
@@ -58,6 +62,8 @@ METHODS = (
     Method("ma_randtext", "MA (flat), random text vectors", "ablation", init="ma", encoder="random"),
     Method("ma_bias-1", "MA (flat), bias offset -1", "bias offset", init="ma", bias_offset=-1.0),
     Method("ma_bias-2", "MA (flat), bias offset -2", "bias offset", init="ma", bias_offset=-2.0),
+    Method("ma_5seeds", "MA (flat), seeds 0-4", "seeds", init="ma", seeds=(0, 1, 2, 3, 4)),
+    Method("ma_ens5", "MA (flat), 5 maps averaged", "text signal", init="ma", ensemble=5),
     *(Method(f"ma_cal{n}", f"MA (flat), calibrated, {n} unlabelled clips/label", "unlabelled", init="ma",
              unlabelled=n, refine=False) for n in POOL_SIZES),
     *(Method(f"ma_ref{n}", f"MA (flat), refined + calibrated, {n} unlabelled clips/label", "unlabelled",
@@ -148,7 +154,8 @@ class Rows:
                    **kw) -> tuple[np.ndarray, np.ndarray]:
         w = self.world
         options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
-                               text_encoder=self.encoders[method.encoder], align=self.align, **kw)
+                               text_encoder=self.encoders[method.encoder],
+                               align=dataclasses.replace(self.align, ensemble=method.ensemble), **kw)
         rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
         return rows.w, rows.b
 
@@ -163,7 +170,7 @@ class Rows:
         if method.init not in ("ma", "mr"):
             return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
                                    bias_offset=method.bias_offset)
-        key = (method.init, method.encoder, target, seed)
+        key = (method.init, method.encoder, method.ensemble, target, seed)
         if key not in self._zero_shot:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         w_new, b_new = self._zero_shot[key]

@@ -62,7 +62,7 @@ def main_table(doc: dict, paper: dict = PAPER, ours: str = "SSv2-Split-Synth (ou
     head += f" | {theirs} A: generality | A: locality |"
     lines = [head, "|" + "---|" * (2 + 3 * len(models) + 1)]
     keys = [k for k in BY_KEY if any(k in doc["models"][m]["methods"] for m in models)
-            and BY_KEY[k].family not in ("ablation", "bias offset")]
+            and BY_KEY[k].family not in ("ablation", "bias offset", "seeds", "text signal")]
     for key in keys:
         cells = []
         for m in models:
@@ -148,7 +148,7 @@ def plot(doc: dict, path: Path, paper: dict = PAPER, title: str = "SSv2-Split-Sy
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1, 1.3]})
     markers = {"A": "o", "B": "s"}
-    colors = {k: plt.cm.tab20(i % 20) for i, k in enumerate(BY_KEY)}
+    colors = {k: (plt.cm.tab20(i) if i < 20 else plt.cm.Dark2(i - 20)) for i, k in enumerate(BY_KEY)}
     first = next(iter(doc["models"]))
     for ax in axes:
         for m, info in doc["models"].items():
@@ -200,6 +200,92 @@ def ordering_checks(doc: dict) -> list[str]:
             ok = x >= y if op == ">=" else x > y
             out.append(f"- model {model}: {text}: {'holds' if ok else 'does NOT hold'} "
                        f"({x:.1f} vs {y:.1f})")
+    return out
+
+
+def _per_target(entry: dict, metric: str) -> dict[str, tuple[float, float]]:
+    """target -> (numerator, denominator) averaged over seeds: (correct, clips) for generality, (locality, 1)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for scores in _scores(entry):
+        for x in scores:
+            out.setdefault(x.target, []).append((x.correct, x.clips) if metric == "generality" else (x.locality, 1.0))
+    return {t: (float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for t, vs in out.items()}
+
+
+def bootstrap_gap(doc: dict, model: str, a: str, b: str, metric: str = "generality", draws: int = 10000,
+                  seed: int = 0) -> tuple[float, float, float] | None:
+    """Method a minus method b in points, with a 95% percentile interval from resampling the targets
+    (paired: the same targets for both; each target's value averaged over that method's seeds)."""
+    methods = doc["models"][model]["methods"]
+    if a not in methods or b not in methods:
+        return None
+    pa, pb = _per_target(methods[a], metric), _per_target(methods[b], metric)
+    targets = sorted(set(pa) & set(pb))
+    num = np.array([[pa[t][0], pb[t][0]] for t in targets])
+    den = np.array([[pa[t][1], pb[t][1]] for t in targets])
+
+    def gap(idx: np.ndarray) -> np.ndarray:
+        rate = num[idx].sum(axis=-2) / den[idx].sum(axis=-2)
+        return 100 * (rate[..., 0] - rate[..., 1])
+
+    idx = np.random.default_rng(seed).integers(0, len(targets), size=(draws, len(targets)))
+    lo, hi = np.percentile(gap(idx), [2.5, 97.5])
+    return float(gap(np.arange(len(targets)))), float(lo), float(hi)
+
+
+GAPS = [  # (what, a, b, metric)
+    ("MA (seeds 0-4) - MR", "ma_5seeds", "mr", "generality"),
+    ("MA (seeds 0-4) - MR", "ma_5seeds", "mr", "locality"),
+    ("MA, 5 maps averaged - MA", "ma_ens5", "ma", "generality"),
+    ("MA refined + calibrated (48) - MA", "ma_ref48", "ma", "generality"),
+    ("MA refined + calibrated (48) - one-shot coarse init", "ma_ref48", "shot_coarse", "generality"),
+    ("one-shot: MA init - coarse init", "shot_ma", "shot_coarse", "generality"),
+]
+
+
+def gap_lines(doc: dict) -> list[str]:
+    out = []
+    for model in doc["models"]:
+        for what, a, b, metric in GAPS:
+            g = bootstrap_gap(doc, model, a, b, metric)
+            if g is not None:
+                verdict = "a win" if g[1] > 0 else "a loss" if g[2] < 0 else "no measurable difference"
+                out.append(f"- model {model}: {what}, {metric}: {g[0]:+.1f} points, 95% interval "
+                           f"[{g[1]:+.1f}, {g[2]:+.1f}]: {verdict}")
+    return out
+
+
+def goal_checks(doc: dict) -> list[str]:
+    """The goals of the unlabelled, low-shot and hierarchical work, checked on every run."""
+    out = []
+    for m in doc["models"]:
+        def get(key, metric):
+            return _get(doc, m, key, metric)
+
+        checks = []
+        cg, cl, ma = get("ma_cal48", "generality"), get("ma_cal48", "locality"), get("ma", "generality")
+        if None not in (cg, cl, ma):
+            checks.append((f"calibrated flat MA (48 clips/label): locality >= 99.5 ({cl:.1f}) and generality >= "
+                           f"flat MA's ({cg:.1f} vs {ma:.1f})", cl >= 99.5 and cg >= ma))
+        rg, rl, sg = get("ma_ref48", "generality"), get("ma_ref48", "locality"), get("shot_coarse", "generality")
+        if None not in (rg, rl, sg):
+            checks.append((f"refined MA, no label: generality >= one-shot coarse init's ({rg:.1f} vs {sg:.1f}) at "
+                           f"locality >= 99 ({rl:.1f})", rg >= sg and rl >= 99))
+        sl, sg2 = get("shot_coarse", "locality"), get("shot_coarse", "generality")
+        if None not in (sl, sg2):
+            checks.append((f"one-shot flat (coarse init) locality >= 97 ({sl:.1f})", sl >= 97))
+        mi = get("shot_ma", "generality")
+        if None not in (mi, sg2):
+            checks.append((f"one-shot: MA init >= coarse init + 3 ({mi:.1f} vs {sg2:.1f})", mi >= sg2 + 3))
+        hg = get("ma_hier", "generality")
+        if None not in (hg, ma):
+            checks.append((f"hierarchical MA generality >= 0.9 x flat ({hg:.1f} vs {ma:.1f}: {hg / ma:.2f}x)",
+                           hg >= 0.9 * ma))
+        hr = get("ma_hier_ref48", "generality")
+        if None not in (hr, ma):
+            checks.append((f"hierarchical MA refined (48) generality >= 0.9 x flat MA ({hr:.1f} vs {ma:.1f}: "
+                           f"{hr / ma:.2f}x)", hr >= 0.9 * ma))
+        out += [f"- model {m}: {text}: {'met' if ok else 'NOT met'}" for text, ok in checks]
     return out
 
 
@@ -294,6 +380,19 @@ def markdown(doc: dict, png: str) -> str:
     lines += family_table(doc, ["zero-shot", "ablation"])
     lines += ["", "## Bias offset on the new rows (MA, flat; docs/method.md §5)", ""]
     lines += family_table(doc, ["zero-shot", "bias offset"])
+    lines += ["", "## Unlabelled deployment clips (docs/method.md §8)", "",
+              "An unlabelled pool of fresh world clips (the `deploy` split: neither training nor val used them), "
+              "N per fine label of the model, all labels; their labels are never read. Calibrated = a shared bias "
+              "offset chosen so that 99.5% of the pool's clips that the original model gives to other labels keep "
+              "their prediction; refined = the rows moved to the clusters of the clips the original model calls c "
+              "(text rows as each clip's prior), then calibrated.", ""]
+    lines += family_table(doc, ["zero-shot", "unlabelled"])
+    lines += ["", "## More seeds, a bootstrap over targets, and averaged maps", "",
+              "Paired differences between methods over the same targets; the interval resamples targets "
+              "(10,000 draws), each target's value averaged over the method's seeds (MR is deterministic).", ""]
+    lines += family_table(doc, ["seeds", "text signal"]) + [""] + gap_lines(doc)
+    lines += ["", "## Goals of the unlabelled, low-shot and hierarchical work (computed)", ""]
+    lines += goal_checks(doc)
     lines += ["", "## By kind of split (generality, pooled over the kind's targets of both models, mean over "
               "seeds; kinds in benchmarks/edit_quality/kinds.py)", ""]
     lines += kind_table(doc, ["coarse", "text", "mr", "ma", "ma_hier", "shot_ma"])

@@ -40,7 +40,7 @@ def run_table(world: World, methods: Sequence[M.Method], seeds: Sequence[int], e
               groups: dict[str, list[str]] | None = None) -> Table:
     """Every method x seed x target; `groups` replaces the bundle's group scheme (a proposed one)."""
     table = Table(world.model)
-    jobs = [(m, s, t) for m in methods for s in seeds for t in world.targets]
+    jobs = [(m, s, t) for m in methods for s in (m.seeds or seeds) for t in world.targets]
     it = jobs
     if progress:
         from tqdm import tqdm
