@@ -160,3 +160,45 @@ def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minil
         got = rows(m, TARGET, 1)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle, minilm, tmp_path):
+    """The harness's unlabelled rows (refined and/or calibrated on the deploy pool) and averaged maps are
+    what edit_rows gives with that pool and that ensemble."""
+    import dataclasses
+
+    from benchmarks.edit_quality.data import load_world
+    from catsplit.compiler.compile import EditTarget, Pool, edit_rows
+    from catsplit.compiler.groups import resolve_groups
+    from catsplit.compiler.options import SplitOptions, UnlabelledConfig
+
+    world = load_world(tiny_world_bundle.path, "A", (1, 1), [TARGET], cache=tmp_path, n_deploy=2)
+    assert len(world.deploy) == 2 * len(world.splits.world.fine_labels()) and world.deploy_feats.shape[1] > 0
+    rows = M.Rows(world, {"minilm": minilm}, FAST)
+    spec, c = M.spec_of(world, TARGET), world.bundle.labels.index(TARGET)
+    target = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, resolve_groups(world.bundle))
+    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5"):
+        m = dataclasses.replace(M.BY_KEY[key], unlabelled=2 if M.BY_KEY[key].unlabelled else 0)
+        pool = Pool(world.unlabelled(2)) if m.unlabelled else None
+        options = SplitOptions("ma", m.mode, seed=1, text_encoder=minilm,
+                               align=dataclasses.replace(FAST, ensemble=m.ensemble),
+                               unlabelled=UnlabelledConfig(refine=m.refine))
+        want = edit_rows(target, options, pool=pool)
+        got = rows(m, TARGET, 1)
+        np.testing.assert_array_equal(got[0], want.w)
+        np.testing.assert_array_equal(got[1], want.b)
+        assert (want.unlabelled is not None) == bool(m.unlabelled)
+
+
+def test_bootstrap_gap_is_paired_over_targets():
+    from benchmarks.edit_quality.report import bootstrap_gap
+
+    def entry(correct):
+        return {"seeds": {"0": [{"target": f"t{i}", "correct": k, "clips": 10, "edited_acc": 1.0, "original_acc": 1.0}
+                                for i, k in enumerate(correct)]}}
+
+    doc = {"models": {"A": {"methods": {"a": entry([5, 6, 7, 8]), "b": entry([4, 5, 6, 7]), "c": entry([8, 5, 2, 9])}}}}
+    assert bootstrap_gap(doc, "A", "a", "b") == pytest.approx((10.0, 10.0, 10.0))  # the same gap on every target
+    gap, lo, hi = bootstrap_gap(doc, "A", "a", "c")
+    assert gap == pytest.approx(5.0) and lo < gap < hi
+    assert bootstrap_gap(doc, "A", "a", "missing") is None
