@@ -1,4 +1,5 @@
-"""CLIPS.csv: `video path,label` per line, the one reader for low-shot shots and `catsplit eval`.
+"""CLIPS.csv: `video path,label` per line (further columns ignored, so the world's clips.csv files read
+as they are), the one reader for low-shot shots, `catsplit eval` and unlabelled clips.
 
 An optional header `video,label` or `path,label`; blank lines are ignored; a relative path is relative
 to the csv's folder. The file as a whole must be a readable CSV (else CompileError); each row is then
@@ -41,8 +42,8 @@ class RowProblem:
 def read_clip_csv(path: str | Path, labels: Sequence[str] | None, what: str = "clips CSV",
                   label_kind: str = "a known label") -> tuple[list[ClipRow], list[RowProblem]]:
     """The usable rows and the problems of the others, in file order. `label_kind` ends the unknown-label
-    problem: `row 2 names 'x', which is not <label_kind>`. With `labels=None` no label is read: a row is
-    `video path` with an optional second column that is ignored (unlabelled clips), and its label is ""."""
+    problem: `row 2 names 'x', which is not <label_kind>`. With `labels=None` no label is read: a row's
+    first column is the video path, any other columns are ignored (unlabelled clips), and its label is ""."""
     path = Path(path)
     text = read_text(path, what, MAX_CSV_BYTES)
     try:
@@ -56,10 +57,7 @@ def read_clip_csv(path: str | Path, labels: Sequence[str] | None, what: str = "c
     good, bad = [], []
     for n, row in enumerate(rows, 1):
         video = row[0].strip() if row else ""
-        if labels is None and len(row) not in (1, 2):
-            bad.append(RowProblem(n, video, f"row {n} must be 'video path' (and an ignored second column)"))
-            continue
-        if labels is not None and len(row) != 2:
+        if labels is not None and len(row) < 2:
             bad.append(RowProblem(n, video, f"row {n} must be 'video path,label'"))
             continue
         label = row[1].strip() if labels is not None else ""

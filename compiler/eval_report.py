@@ -38,6 +38,16 @@ def _cell(text: str) -> str:
     return printable(text).replace("|", "\\|")
 
 
+def _unlabelled_line(e) -> list[str]:
+    u = e.unlabelled
+    if u is None:
+        return []
+    cal = (f"; calibrated: bias offset {u.offset:+.3f}, pool locality {100 * u.pool_locality:.1f}%"
+           if u.pool_locality is not None else "")
+    return [f"- unlabelled clips: {u.clips} ({u.called_coarse} called the split label)"
+            f"{', refined' if u.refined else ''}{cal}"]
+
+
 def markdown(r: EvalReport) -> str:
     """The report as markdown: what `catsplit eval` prints and writes to eval.md."""
     e, s = r.record, r.score
@@ -51,7 +61,8 @@ def markdown(r: EvalReport) -> str:
     out = [f'# Edit {e.n} of {_cell(r.edited)}: split "{_cell(r.coarse)}" into {len(r.subcategories)}', "",
            f"- original: {_cell(r.original)}; clips: {_cell(r.clips_csv)} ({len(r.clips)} evaluated, "
            f"{len(r.skipped)} skipped); views {r.views[0]}x{r.views[1]}",
-           f"- method: {how}, mode {e.mode}, seed {e.seed}, text encoder {enc}, bias offset {e.bias_offset:g}", "",
+           f"- method: {how}, mode {e.mode}, seed {e.seed}, text encoder {enc}, bias offset {e.bias_offset:g}",
+           *_unlabelled_line(e), "",
            "| metric | value | clips |", "|---|---|---|",
            f"| generality (pooled) | {_pct(r.generality)} | {s.correct}/{s.clips} |"]
     for t in r.per_subcategory:

@@ -1,5 +1,5 @@
 """Unlabelled clips (docs/method.md §8): a folder or CSV of videos, or a saved feature file, turned into
-the bundle's backbone features. No label is ever read: a CSV's second column, if any, is ignored.
+the bundle's backbone features. No label is ever read: a CSV's columns after the first are ignored.
 
 A feature file (.npz, written by `save_features` / `catsplit features`) holds `features` [N, D] and the
 sha256 of the backbone that computed them, so a device can send features instead of video and a

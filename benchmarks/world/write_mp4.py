@@ -1,6 +1,7 @@
 """Rendered clips as real H.264 mp4 files (PyAV), with a CSV index of their fine labels.
 
     python -m benchmarks.world.write_mp4 --split val --out out/world/val_mp4 [--seed 0] [--n 16] [--labels ...]
+    python -m benchmarks.world.write_mp4 --split deploy --n 4 --out out/world/deploy_mp4   # an unlabelled pool
     python -m benchmarks.world.write_mp4 --samples --out models/bundles/samples   # the shipped sample clips
     python -m benchmarks.world.write_mp4 --world gym --samples --per-target 1 --out models/bundles/finegym_samples
 
@@ -84,7 +85,8 @@ def read_index(path: str | os.PathLike) -> list[dict]:
 @click.command()
 @click.option("--world", "world_name", type=click.Choice(list(WORLDS)), default="ssv2", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
+@click.option("--split", type=click.Choice(["train", "val", "deploy"]), default="val", show_default=True,
+              help="deploy: fresh clips that neither training nor val uses (an unlabelled pool).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--n", "n", default=16, show_default=True, help="Clips per label.")
 @click.option("--labels", "only", multiple=True, help="Labels to write (default: every rendered label).")
@@ -104,7 +106,7 @@ def main(world_name: str, out: Path, split: str, seed: int, n: int, only: tuple[
     if bad:
         raise click.ClickException(f"not a rendered label: {bad[0]!r}")
     splits = WorldSplits(seed=seed, n_train=n, n_val=n, world=world)
-    index = write_clips(splits, splits.clips(split, labels), out, progress=True)
+    index = write_clips(splits, splits.clips(split, labels, n), out, progress=True)
     click.echo(str(index))
 
 
