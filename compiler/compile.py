@@ -73,11 +73,13 @@ class EditTarget:
 
 @dataclass(frozen=True)
 class Shots:
-    """Labelled clips for low-shot fine-tuning: features [N, D] (views averaged), subcategory index [N]."""
+    """Labelled clips for low-shot fine-tuning: features [N, D] (views averaged), subcategory index [N];
+    optionally features [M, D] of clips that are not of c (negatives, docs/method.md §4)."""
 
     features: np.ndarray
     targets: np.ndarray
     views: tuple[int, int] = (1, 1)
+    negatives: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -250,11 +252,12 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
         w0, b0 = baseline_rows(options.start, target.w[c], float(target.b[c]), len(target.spec.into), options.seed)
         rows = NewRows(w0, b0, tuple(Source(s, f"{options.start} init") for s in target.spec.labels))
     if shots is not None:
+        cfg, neg = options.shot_config, shots.negatives
         fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
-                         rows.w, rows.b, options.seed, options.shot_config)
-        cfg = options.shot_config
-        lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.best_epoch, round(fit.best_loss_ema, 6),
-                          cfg.keep_coarse, cfg.max_epochs, shots.views)
+                         rows.w, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg))
+        lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.steps, fit.best_epoch,
+                          round(fit.best_loss_ema, 6), fit.stop, cfg.keep_coarse, cfg.max_epochs, cfg.min_steps,
+                          cfg.penalty, cfg.cap, 0 if neg is None else len(neg), shots.views)
         sources = tuple(dataclasses.replace(s, then=f"fine-tuned on {int((shots.targets == i).sum())} clip(s)")
                         for i, s in enumerate(rows.sources))
         rows = dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)

@@ -31,7 +31,7 @@ from torch import nn
 from catsplit.compiler.early_stop import EMAStopper
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.ma import single_thread
-from catsplit.compiler.options import ShotConfig
+from catsplit.compiler.options import STOPS, ShotConfig
 from catsplit.models.onnx_io import cpu_session
 from catsplit.runtime.bundle import Bundle
 from catsplit.runtime.inputs import MIB, read_text
@@ -44,8 +44,10 @@ class ShotResult:
     w: np.ndarray
     b: np.ndarray
     epochs: int
-    best_epoch: int
+    steps: int         # optimiser steps taken
+    best_epoch: int    # the epoch whose rows were kept
     best_loss_ema: float
+    stop: str          # "patience" (the loss EMA stalled after min_steps) or "max_epochs"
 
 
 def read_shots(path: str | Path, new_labels: Sequence[str]) -> list[tuple[Path, str]]:
@@ -111,8 +113,16 @@ def baseline_rows(init: str, w_coarse: np.ndarray, b_coarse: float, k: int, seed
 
 
 def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, coarse: int, mode: str,
-               w0: np.ndarray, b0: np.ndarray, seed: int = 0, config: ShotConfig = ShotConfig()) -> ShotResult:
-    """Fit the new rows; targets index the new rows (0..k-1); old_logits are the current head's [N, C]."""
+               w0: np.ndarray, b0: np.ndarray, seed: int = 0, config: ShotConfig = ShotConfig(),
+               negatives: np.ndarray | None = None, negative_logits: np.ndarray | None = None) -> ShotResult:
+    """Fit the new rows; targets index the new rows (0..k-1); old_logits are the current head's [N, C].
+
+    negatives: features [M, D] of clips that are not of c, with the current head's logits on them
+    (`negative_logits` [M, C]); each adds its cross-entropy towards its own current prediction (c left
+    out in flat mode), weighted by `config.negative_weight`, so the new rows learn not to take them.
+    """
+    if (negatives is None) != (negative_logits is None):
+        raise ValueError("negatives and negative_logits go together")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(np.asarray(feats, np.float32))
@@ -121,24 +131,54 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
     old = torch.from_numpy(np.asarray(old_logits, np.float32))
     z_c, old = old[:, coarse:coarse + 1], old[:, keep]
     y = torch.from_numpy(np.asarray(targets, np.int64)) + old.shape[1]
-    w = nn.Parameter(torch.from_numpy(np.array(w0, np.float32)))
-    b = nn.Parameter(torch.from_numpy(np.array(b0, np.float32)))
+    neg = None if negatives is None else _negatives(negatives, negative_logits, keep, coarse)
+    w_start, b_start = torch.from_numpy(np.array(w0, np.float32)), torch.from_numpy(np.array(b0, np.float32))
+    w, b = nn.Parameter(w_start.clone()), nn.Parameter(b_start.clone())
+    cap = (w_start.norm(dim=1), b_start.clone()) if config.cap else None
     opt = torch.optim.AdamW([w, b], lr=config.lr, weight_decay=config.weight_decay)
-    stop, epoch = EMAStopper(config.ema, config.patience, config.min_delta, mode="min"), 0
+    stop = EMAStopper(config.ema, config.patience, config.min_delta, mode="min", bias_correct=True)
+    epoch, steps, reason = 0, 0, STOPS[1]
+
+    def logits(xb, old_b, z_b):
+        new = nn.functional.linear(nn.functional.dropout(xb, config.dropout, training=True), w, b)
+        if mode == "hierarchical":
+            new = z_b + torch.log_softmax(new, dim=1)
+        return torch.cat([old_b, new], dim=1)
+
     with single_thread():
         for epoch in range(1, config.max_epochs + 1):
             losses = []
             for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
-                new = nn.functional.linear(nn.functional.dropout(x[idx], config.dropout, training=True), w, b)
-                if mode == "hierarchical":
-                    new = z_c[idx] + torch.log_softmax(new, dim=1)
-                loss = nn.functional.cross_entropy(torch.cat([old[idx], new], dim=1), y[idx])
+                loss = nn.functional.cross_entropy(logits(x[idx], old[idx], z_c[idx]), y[idx])
+                if neg is not None:
+                    nx, nold, nz, ny = neg
+                    loss = loss + config.negative_weight * nn.functional.cross_entropy(logits(nx, nold, nz), ny)
+                if config.penalty:
+                    loss = loss + config.penalty * ((w - w_start).square().sum() + (b - b_start).square().sum())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                if cap is not None:
+                    _project(w, b, *cap)
+                steps += 1
                 losses.append(loss.item())
-            if stop.step(epoch, float(np.mean(losses)), lambda: (w.detach().clone(), b.detach().clone())):
+            snapshot = lambda: (w.detach().clone(), b.detach().clone())  # noqa: E731
+            if stop.step(epoch, float(np.mean(losses)), snapshot) and steps >= config.min_steps:
+                reason = STOPS[0]
                 break
     bw, bb = stop.best_state
-    return ShotResult(bw.numpy().copy(), bb.numpy().copy(), epoch, stop.best_epoch, stop.best_value)
+    return ShotResult(bw.numpy().copy(), bb.numpy().copy(), epoch, steps, stop.best_epoch, stop.best_value, reason)
 
+
+def _negatives(feats: np.ndarray, logits: np.ndarray, keep: list[int], coarse: int) -> tuple[torch.Tensor, ...]:
+    """(features, kept old logits, z_c, target = the current prediction among the kept columns)."""
+    z = torch.from_numpy(np.asarray(logits, np.float32))
+    old = z[:, keep]
+    return torch.from_numpy(np.asarray(feats, np.float32)), old, z[:, coarse:coarse + 1], old.argmax(dim=1)
+
+
+@torch.no_grad()
+def _project(w: torch.Tensor, b: torch.Tensor, norms: torch.Tensor, biases: torch.Tensor) -> None:
+    """Keep each row's norm and bias at most its starting row's."""
+    w.mul_(torch.clamp(norms / w.norm(dim=1).clamp_min(1e-12), max=1.0)[:, None])
+    b.copy_(torch.minimum(b, biases))

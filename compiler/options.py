@@ -14,6 +14,7 @@ from catsplit.compiler.text_encoder import TextEncoder
 
 METHODS = ("mr", "ma")  # zero-shot rows: modifier retrieval, modifier alignment
 INITS = (*METHODS, "coarse", "random")  # where low-shot training starts
+STOPS = ("patience", "max_epochs")  # why low-shot training stopped (docs/method.md §4)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class ShotConfig:
     ema: float = 0.95
     patience: int = 5
     min_delta: float = 1e-3
+    min_steps: int = 50
+    penalty: float = 0.0
+    cap: bool = False
+    negative_weight: float = 1.0
     keep_coarse: bool = False
 
 
