@@ -31,6 +31,13 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
               help="Added to the new rows' biases (flat mode): lower trades generality for locality.")
 @click.option("--ma-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="MA's maximum epochs.")
 @click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
+@click.option("--shot-min-steps", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Low-shot optimiser steps before early stopping may stop training.")
+@click.option("--shot-penalty", type=click.FloatRange(min=0), default=0.005, show_default=True,
+              help="Low-shot L2 pull of the new rows towards their start, in units of the clips' mean squared "
+                   "feature norm: higher keeps more locality, 0 turns it off.")
+@click.option("--shot-cap/--no-shot-cap", default=True, show_default=True,
+              help="Keep each new row's norm and bias at most the coarse row's (from the start) while fine-tuning.")
 @click.option("--shots-keep-coarse", is_flag=True,
               help="Keep c among the logits while fine-tuning (flat mode; default leaves it out).")
 @click.option("--clips", type=click.IntRange(min=1), default=1, show_default=True, help="Temporal clips per shot video.")
@@ -40,7 +47,8 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, shot_epochs, shots_keep_coarse, clips, crops, force, as_json):
+                ma_epochs, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shots_keep_coarse, clips, crops, force,
+                as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
     The new bundle shares BUNDLE's backbone, has a new head.onnx and label list, and records the edit
@@ -52,7 +60,8 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
                            text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs),
-                           shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
+                           shot_config=ShotConfig(max_epochs=shot_epochs, min_steps=shot_min_steps, penalty=shot_penalty,
+                                                  cap=shot_cap, keep_coarse=shots_keep_coarse),
                            views=(clips, int(crops)))
     report = compile_split(bundle, spec, out, options, shots=shots, groups_file=groups_file, force=force)
     if as_json:

@@ -254,7 +254,8 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
     if shots is not None:
         cfg, neg = options.shot_config, shots.negatives
         fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
-                         rows.w, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg))
+                         rows.w, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg),
+                         coarse_row=(target.w[c], float(target.b[c])))
         lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.steps, fit.best_epoch,
                           round(fit.best_loss_ema, 6), fit.stop, cfg.keep_coarse, cfg.max_epochs, cfg.min_steps,
                           cfg.penalty, cfg.cap, 0 if neg is None else len(neg), shots.views)

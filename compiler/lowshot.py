@@ -14,6 +14,12 @@ rows (flat) or z[c] + log_softmax(new rows) (hierarchical). Our choices, where t
   graph that will run, which also makes already-edited heads work) on the clean features; dropout
   applies to the trained rows' input.
 - `max_epochs=300`; random init is timm's: weights truncated normal (std 0.02), biases zero.
+- Stopping that means something for a handful of clips (one step per epoch): the loss EMA is
+  bias-corrected and training never stops before `min_steps` optimiser steps.
+- Locality: features are non-negative, so a row that cross-entropy raises on its shot rises on every
+  clip. An L2 pull towards the starting rows (`penalty`, per mean squared feature norm) and a cap on
+  each row's norm and bias at the coarse row's (`cap`) bound it; clips known not to be of c
+  (`negatives`) teach the rows to leave them. Measured in docs/method.md §4.
 """
 from __future__ import annotations
 
@@ -114,8 +120,11 @@ def baseline_rows(init: str, w_coarse: np.ndarray, b_coarse: float, k: int, seed
 
 def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, coarse: int, mode: str,
                w0: np.ndarray, b0: np.ndarray, seed: int = 0, config: ShotConfig = ShotConfig(),
-               negatives: np.ndarray | None = None, negative_logits: np.ndarray | None = None) -> ShotResult:
+               negatives: np.ndarray | None = None, negative_logits: np.ndarray | None = None,
+               coarse_row: tuple[np.ndarray, float] | None = None) -> ShotResult:
     """Fit the new rows; targets index the new rows (0..k-1); old_logits are the current head's [N, C].
+
+    coarse_row: (W[c], b[c]), the bound `config.cap` keeps every new row's norm and bias under.
 
     negatives: features [M, D] of clips that are not of c, with the current head's logits on them
     (`negative_logits` [M, C]); each adds its cross-entropy towards its own current prediction (c left
@@ -123,6 +132,8 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
     """
     if (negatives is None) != (negative_logits is None):
         raise ValueError("negatives and negative_logits go together")
+    if config.cap and coarse_row is None:
+        raise ValueError("config.cap needs coarse_row")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(np.asarray(feats, np.float32))
@@ -133,8 +144,12 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
     y = torch.from_numpy(np.asarray(targets, np.int64)) + old.shape[1]
     neg = None if negatives is None else _negatives(negatives, negative_logits, keep, coarse)
     w_start, b_start = torch.from_numpy(np.array(w0, np.float32)), torch.from_numpy(np.array(b0, np.float32))
+    cap = None
+    if config.cap:
+        cap = float(np.linalg.norm(coarse_row[0])), float(coarse_row[1])
+        _project(w_start, b_start, *cap)  # the start too: MA's rows are often longer than W[c]
     w, b = nn.Parameter(w_start.clone()), nn.Parameter(b_start.clone())
-    cap = (w_start.norm(dim=1), b_start.clone()) if config.cap else None
+    lam = config.penalty * float(x.square().sum(dim=1).mean())  # in units of the shots' mean ||x||^2
     opt = torch.optim.AdamW([w, b], lr=config.lr, weight_decay=config.weight_decay)
     stop = EMAStopper(config.ema, config.patience, config.min_delta, mode="min", bias_correct=True)
     epoch, steps, reason = 0, 0, STOPS[1]
@@ -153,8 +168,8 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
                 if neg is not None:
                     nx, nold, nz, ny = neg
                     loss = loss + config.negative_weight * nn.functional.cross_entropy(logits(nx, nold, nz), ny)
-                if config.penalty:
-                    loss = loss + config.penalty * ((w - w_start).square().sum() + (b - b_start).square().sum())
+                if lam:
+                    loss = loss + lam * ((w - w_start).square().sum() + (b - b_start).square().sum())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -178,7 +193,7 @@ def _negatives(feats: np.ndarray, logits: np.ndarray, keep: list[int], coarse: i
 
 
 @torch.no_grad()
-def _project(w: torch.Tensor, b: torch.Tensor, norms: torch.Tensor, biases: torch.Tensor) -> None:
-    """Keep each row's norm and bias at most its starting row's."""
-    w.mul_(torch.clamp(norms / w.norm(dim=1).clamp_min(1e-12), max=1.0)[:, None])
-    b.copy_(torch.minimum(b, biases))
+def _project(w: torch.Tensor, b: torch.Tensor, norm: float, bias: float) -> None:
+    """Scale every row whose norm exceeds `norm` down to it; clip biases at `bias`."""
+    w.mul_(torch.clamp(norm / w.norm(dim=1).clamp_min(1e-12), max=1.0)[:, None])
+    b.clamp_(max=bias)

@@ -32,7 +32,10 @@ class AlignConfig:
 
 @dataclass(frozen=True)
 class ShotConfig:
-    """Low-shot fine-tuning (docs/method.md §4); max_epochs and keep_coarse are ours."""
+    """Low-shot fine-tuning (docs/method.md §4). Ours, not the paper's: max_epochs, keep_coarse; min_steps
+    (no early stop before that many optimiser steps); penalty (L2 pull towards the starting rows, in units
+    of the clips' mean squared feature norm; 0 = off); cap (new rows' norm and bias at most the coarse
+    row's); negative_weight (weight of the negatives' cross-entropy, when the caller gives negatives)."""
 
     lr: float = 1e-3
     weight_decay: float = 1e-3
@@ -43,8 +46,8 @@ class ShotConfig:
     patience: int = 5
     min_delta: float = 1e-3
     min_steps: int = 50
-    penalty: float = 0.0
-    cap: bool = False
+    penalty: float = 0.005
+    cap: bool = True
     negative_weight: float = 1.0
     keep_coarse: bool = False
 

@@ -158,6 +158,6 @@ class Rows:
         w_new, b_new = self._zero_shot[key]
         if shots is not None:
             fit = train_rows(shots.features, shots.targets, head_logits(world.head, shots.features), c, method.mode,
-                             w_new, b_new, seed)
+                             w_new, b_new, seed, coarse_row=(world.w[c], float(world.b[c])))
             w_new, b_new = fit.w, fit.b
         return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
