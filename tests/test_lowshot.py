@@ -158,3 +158,13 @@ def test_unreadable_shot_video_writes_nothing(tmp_path):
         compile_split(src.path, SPLIT, tmp_path / "out", SplitOptions(init="coarse"), shots=tmp_path / "s.csv")
     assert not (tmp_path / "out").exists()
     assert load_bundle(src.path).labels == LABELS
+
+
+def test_cli_shot_flags_default_to_shot_config():
+    """catsplit-compile spells the low-shot defaults out for --help; they must be ShotConfig's."""
+    from catsplit.compiler.cli import compile_cmd
+
+    flags = {p.name: p.default for p in compile_cmd.params}
+    cfg = ShotConfig()
+    assert (flags["shot_epochs"], flags["shot_min_steps"], flags["shot_penalty"], flags["shot_cap"]) == (
+        cfg.max_epochs, cfg.min_steps, cfg.penalty, cfg.cap)
