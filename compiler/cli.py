@@ -34,8 +34,8 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--shot-min-steps", type=click.IntRange(min=0), default=50, show_default=True,
               help="Low-shot optimiser steps before early stopping may stop training.")
 @click.option("--shot-penalty", type=click.FloatRange(min=0), default=0.005, show_default=True,
-              help="Low-shot L2 pull of the new rows towards their start, in units of the clips' mean squared "
-                   "feature norm: higher keeps more locality, 0 turns it off.")
+              help="Low-shot L2 pull of the new rows towards their start, per mean squared feature norm and per "
+                   "clip a subcategory: higher keeps more locality, 0 turns it off.")
 @click.option("--shot-cap/--no-shot-cap", default=True, show_default=True,
               help="Keep each new row's norm and bias at most the coarse row's (from the start) while fine-tuning.")
 @click.option("--shots-keep-coarse", is_flag=True,

@@ -149,7 +149,8 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
         cap = float(np.linalg.norm(coarse_row[0])), float(coarse_row[1])
         _project(w_start, b_start, *cap)  # the start too: MA's rows are often longer than W[c]
     w, b = nn.Parameter(w_start.clone()), nn.Parameter(b_start.clone())
-    lam = config.penalty * float(x.square().sum(dim=1).mean())  # in units of the shots' mean ||x||^2
+    # per the clips' mean ||x||^2 (any backbone) and per clip a subcategory (the evidence grows, the pull fades)
+    lam = config.penalty * float(x.square().sum(dim=1).mean()) * len(w_start) / len(x)
     opt = torch.optim.AdamW([w, b], lr=config.lr, weight_decay=config.weight_decay)
     stop = EMAStopper(config.ema, config.patience, config.min_delta, mode="min", bias_correct=True)
     epoch, steps, reason = 0, 0, STOPS[1]

@@ -34,7 +34,7 @@ class AlignConfig:
 class ShotConfig:
     """Low-shot fine-tuning (docs/method.md §4). Ours, not the paper's: max_epochs, keep_coarse; min_steps
     (no early stop before that many optimiser steps); penalty (L2 pull towards the starting rows, in units
-    of the clips' mean squared feature norm; 0 = off); cap (new rows' norm and bias at most the coarse
+    of the clips' mean squared feature norm, divided by the clips per subcategory; 0 = off); cap (new rows' norm and bias at most the coarse
     row's); negative_weight (weight of the negatives' cross-entropy, when the caller gives negatives)."""
 
     lr: float = 1e-3

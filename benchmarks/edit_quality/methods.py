@@ -137,7 +137,8 @@ class Rows:
                    **kw) -> tuple[np.ndarray, np.ndarray]:
         w = self.world
         options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
-                               text_encoder=self.encoders[method.encoder], align=self.align, **kw)
+                               text_encoder=self.encoders.get(method.encoder, method.encoder), align=self.align,
+                               **kw)  # a coarse/random start never loads the encoder: its name will do
         rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
         return rows.w, rows.b
 
