@@ -30,7 +30,8 @@ from catsplit.compiler.edits import read_history, write_edit
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.groups import check_scheme, modifiers, resolve_groups
 from catsplit.compiler.head import load_head, read_rows
-from catsplit.compiler.lowshot import baseline_rows, head_logits, read_shots, shot_features, train_rows
+from catsplit.compiler.lowshot import (baseline_rows, head_logits, read_shots, shot_features, train_rows,
+                                      zero_shot_start)
 from catsplit.compiler.ma import modifier_alignment
 from catsplit.compiler.mr import modifier_retrieval
 from catsplit.compiler.options import SplitOptions
@@ -253,12 +254,14 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
         rows = NewRows(w0, b0, tuple(Source(s, f"{options.start} init") for s in target.spec.labels))
     if shots is not None:
         cfg, neg = options.shot_config, shots.negatives
+        w0 = zero_shot_start(rows.w, target.w[c], cfg.init_weight) if options.zero_shot else rows.w
         fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
-                         rows.w, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg),
+                         w0, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg),
                          coarse_row=(target.w[c], float(target.b[c])))
         lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.steps, fit.best_epoch,
                           round(fit.best_loss_ema, 6), fit.stop, cfg.keep_coarse, cfg.max_epochs, cfg.min_steps,
-                          cfg.penalty, cfg.cap, 0 if neg is None else len(neg), shots.views)
+                          cfg.penalty, cfg.cap, cfg.init_weight if options.zero_shot else None,
+                          0 if neg is None else len(neg), shots.views)
         sources = tuple(dataclasses.replace(s, then=f"fine-tuned on {int((shots.targets == i).sum())} clip(s)")
                         for i, s in enumerate(rows.sources))
         rows = dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)

@@ -118,6 +118,15 @@ def baseline_rows(init: str, w_coarse: np.ndarray, b_coarse: float, k: int, seed
     raise ValueError(f"init must be 'coarse' or 'random', got {init!r}")
 
 
+def zero_shot_start(w: np.ndarray, w_coarse: np.ndarray, weight: float) -> np.ndarray:
+    """Where low-shot training starts from zero-shot (MA/MR) rows: each row rescaled to W[c]'s norm, then
+    `weight` of the way from W[c] towards it. MA's rows are 1.4-1.5x as long as W[c], and trained from
+    wholesale they stay where they are wrong; a quarter of the way keeps their ranking of the
+    subcategories while the rows still compete with each other (docs/method.md §4)."""
+    unit = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+    return ((1 - weight) * w_coarse[None] + weight * np.linalg.norm(w_coarse) * unit).astype(np.float32)
+
+
 def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, coarse: int, mode: str,
                w0: np.ndarray, b0: np.ndarray, seed: int = 0, config: ShotConfig = ShotConfig(),
                negatives: np.ndarray | None = None, negative_logits: np.ndarray | None = None,

@@ -199,6 +199,7 @@ class LowShot:
     min_steps: int
     penalty: float
     cap: bool
+    init_weight: float | None  # MA/MR starts: how far from W[c] towards the zero-shot rows (None otherwise)
     negatives: int  # clips not of c trained towards their own prediction
     views: tuple[int, int]
 
@@ -214,7 +215,8 @@ class LowShot:
         flag = (lambda key: f.get(key, lambda v: isinstance(v, bool), "true or false"))
         return cls(f.choice("init", INITS), f.int("clips", 1), f.int("epochs", 1), f.int("steps", 1),
                    f.int("best_epoch"), f.number("best_loss_ema"), f.choice("stop", STOPS), flag("keep_coarse"),
-                   f.int("max_epochs", 1), f.int("min_steps"), f.number("penalty"), flag("cap"), f.int("negatives"),
+                   f.int("max_epochs", 1), f.int("min_steps"), f.number("penalty"), flag("cap"),
+                   None if doc.get("init_weight") is None else f.number("init_weight"), f.int("negatives"),
                    tuple(views))
 
 

@@ -5,7 +5,7 @@ import pytest
 from catsplit.compiler.compile import compile_split
 from catsplit.compiler.edits import read_history
 from catsplit.compiler.errors import CompileError
-from catsplit.compiler.lowshot import read_shots, train_rows
+from catsplit.compiler.lowshot import read_shots, train_rows, zero_shot_start
 from catsplit.compiler.options import ShotConfig, SplitOptions
 from catsplit.compiler.record import LowShot
 from catsplit.runtime import load_bundle
@@ -124,6 +124,14 @@ def test_cap_keeps_norm_and_bias_under_the_coarse_row():
         train_rows(feats, y, old, 2, "flat", w0, b0)
 
 
+def test_zero_shot_start_moves_from_the_coarse_row_towards_the_rescaled_rows():
+    w_c = np.array([3.0, 4.0], np.float32)  # norm 5
+    rows = np.array([[0.0, 20.0], [6.0, 0.0]], np.float32)  # longer than W[c], as MA's often are
+    np.testing.assert_allclose(zero_shot_start(rows, w_c, 0.0), [w_c, w_c])
+    np.testing.assert_allclose(zero_shot_start(rows, w_c, 1.0), [[0, 5], [5, 0]], atol=1e-6)
+    np.testing.assert_allclose(zero_shot_start(rows, w_c, 0.25), [[2.25, 4.25], [3.5, 3.0]], atol=1e-6)
+
+
 def test_negatives_keep_their_own_prediction():
     """A negative clip that the new rows take at first is given back to its old label by its cross-entropy."""
     feats, y, old = _problem()
@@ -142,8 +150,9 @@ def test_negatives_keep_their_own_prediction():
 
 
 def test_lowshot_record_round_trips():
-    low = LowShot("coarse", 3, 57, 57, 51, 0.125, "patience", False, 300, 50, 0.005, True, 0, (1, 1))
-    assert LowShot.from_json(low.to_json(), "edits[0].lowshot") == low
+    for init, weight in (("coarse", None), ("ma", 0.25)):
+        low = LowShot(init, 3, 57, 57, 51, 0.125, "patience", False, 300, 50, 0.005, True, weight, 0, (1, 1))
+        assert LowShot.from_json(low.to_json(), "edits[0].lowshot") == low
     doc = {**low.to_json(), "stop": "bored"}
     with pytest.raises(CompileError, match="stop"):
         LowShot.from_json(doc, "edits[0].lowshot")
@@ -166,5 +175,5 @@ def test_cli_shot_flags_default_to_shot_config():
 
     flags = {p.name: p.default for p in compile_cmd.params}
     cfg = ShotConfig()
-    assert (flags["shot_epochs"], flags["shot_min_steps"], flags["shot_penalty"], flags["shot_cap"]) == (
-        cfg.max_epochs, cfg.min_steps, cfg.penalty, cfg.cap)
+    assert (flags["shot_epochs"], flags["shot_min_steps"], flags["shot_penalty"], flags["shot_cap"],
+            flags["shot_init_weight"]) == (cfg.max_epochs, cfg.min_steps, cfg.penalty, cfg.cap, cfg.init_weight)

@@ -17,8 +17,8 @@ import numpy as np
 from benchmarks.edit_quality.data import World
 from catsplit.compiler.compile import EditTarget, Shots, edit_rows
 from catsplit.compiler.groups import resolve_groups
-from catsplit.compiler.lowshot import head_logits, train_rows
-from catsplit.compiler.options import AlignConfig, SplitOptions
+from catsplit.compiler.lowshot import head_logits, train_rows, zero_shot_start
+from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions
 from catsplit.compiler.spec import SplitSpec, parse_spec
 
 RIDGE_GRID = tuple(10.0 ** np.arange(-6, 1.5, 0.5))  # text-only baseline: penalties tried (leave-one-out)
@@ -158,7 +158,8 @@ class Rows:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         w_new, b_new = self._zero_shot[key]
         if shots is not None:
+            w0 = zero_shot_start(w_new, world.w[c], ShotConfig().init_weight)
             fit = train_rows(shots.features, shots.targets, head_logits(world.head, shots.features), c, method.mode,
-                             w_new, b_new, seed, coarse_row=(world.w[c], float(world.b[c])))
+                             w0, b_new, seed, coarse_row=(world.w[c], float(world.b[c])))
             w_new, b_new = fit.w, fit.b
         return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
