@@ -33,6 +33,16 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--ma-ensemble", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train this many MA maps (seeds SEED, SEED+1, ...) and average their rows.")
 @click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
+@click.option("--shot-min-steps", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Low-shot optimiser steps before early stopping may stop training.")
+@click.option("--shot-penalty", type=click.FloatRange(min=0), default=0.005, show_default=True,
+              help="Low-shot L2 pull of the new rows towards their start, per mean squared feature norm and per "
+                   "clip a subcategory: higher keeps more locality, 0 turns it off.")
+@click.option("--shot-cap/--no-shot-cap", default=True, show_default=True,
+              help="Keep each new row's norm and bias at most the coarse row's (from the start) while fine-tuning.")
+@click.option("--shot-init-weight", type=click.FloatRange(0, 1), default=0.25, show_default=True,
+              help="An MA/MR start: the coarse row moved this far towards the zero-shot rows (1 = those rows, "
+                   "at the coarse row's norm).")
 @click.option("--shots-keep-coarse", is_flag=True,
               help="Keep c among the logits while fine-tuning (flat mode; default leaves it out).")
 @click.option("--clips", type=click.IntRange(min=1), default=1, show_default=True, help="Temporal clips per shot video.")
@@ -49,8 +59,8 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, ma_ensemble, shot_epochs, shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force,
-                as_json):
+                ma_epochs, ma_ensemble, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
+                shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force, as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
     The new bundle shares BUNDLE's backbone, has a new head.onnx and label list, and records the edit
@@ -62,7 +72,9 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
                            text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble),
-                           shot_config=ShotConfig(max_epochs=shot_epochs, keep_coarse=shots_keep_coarse),
+                           shot_config=ShotConfig(max_epochs=shot_epochs, min_steps=shot_min_steps,
+                                                  penalty=shot_penalty, cap=shot_cap, init_weight=shot_init_weight,
+                                                  keep_coarse=shots_keep_coarse),
                            views=(clips, int(crops)),
                            unlabelled=UnlabelledConfig(refine=refine, locality_target=locality_target))
     report = compile_split(bundle, spec, out, options, shots=shots, groups_file=groups_file, force=force,

@@ -31,7 +31,8 @@ from catsplit.compiler.errors import CompileError
 from catsplit.compiler.groups import check_scheme, modifiers, resolve_groups
 from catsplit.compiler.head import load_head, read_rows
 from catsplit.compiler.calibrate import calibrate
-from catsplit.compiler.lowshot import baseline_rows, head_logits, read_shots, shot_features, train_rows
+from catsplit.compiler.lowshot import (baseline_rows, head_logits, read_shots, shot_features, train_rows,
+                                      zero_shot_start)
 from catsplit.compiler.ma import modifier_alignment
 from catsplit.compiler.mr import modifier_retrieval
 from catsplit.compiler.options import SplitOptions
@@ -77,11 +78,13 @@ class EditTarget:
 
 @dataclass(frozen=True)
 class Shots:
-    """Labelled clips for low-shot fine-tuning: features [N, D] (views averaged), subcategory index [N]."""
+    """Labelled clips for low-shot fine-tuning: features [N, D] (views averaged), subcategory index [N];
+    optionally features [M, D] of clips that are not of c (negatives, docs/method.md §4)."""
 
     features: np.ndarray
     targets: np.ndarray
     views: tuple[int, int] = (1, 1)
+    negatives: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -278,19 +281,32 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
         w0, b0 = baseline_rows(options.start, target.w[c], float(target.b[c]), len(target.spec.into), options.seed)
         rows = NewRows(w0, b0, tuple(Source(s, f"{options.start} init") for s in target.spec.labels))
     if shots is not None:
-        fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
-                         rows.w, rows.b, options.seed, options.shot_config)
-        cfg = options.shot_config
-        lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.best_epoch, round(fit.best_loss_ema, 6),
-                          cfg.keep_coarse, cfg.max_epochs, shots.views)
-        sources = tuple(dataclasses.replace(s, then=f"fine-tuned on {int((shots.targets == i).sum())} clip(s)")
-                        for i, s in enumerate(rows.sources))
-        rows = dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)
+        rows = fine_tune_rows(target, rows, options, shots, pool)
         clock.lap("lowshot")
     if pool is not None:
         rows = adapt_rows(target, rows, options, pool)
         clock.lap("unlabelled")
     return dataclasses.replace(rows, b=(rows.b + np.float32(options.bias_offset)).astype(np.float32))
+
+
+def fine_tune_rows(target: EditTarget, rows: NewRows, options: SplitOptions, shots: Shots,
+                   pool: Pool | None = None) -> NewRows:
+    """Low-shot training of the rows on the shot clips (docs/method.md §4). Negatives: the shots' own, else
+    the unlabelled pool's clips that the current head gives to labels other than c (labels never read)."""
+    c, cfg, neg = target.c, options.shot_config, shots.negatives
+    if neg is None and pool is not None:
+        neg = pool.features[head_logits(target.head, pool.features).argmax(axis=1) != c]
+    w0 = zero_shot_start(rows.w, target.w[c], cfg.init_weight) if options.zero_shot else rows.w
+    fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
+                     w0, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg),
+                     coarse_row=(target.w[c], float(target.b[c])))
+    lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.steps, fit.best_epoch,
+                      round(fit.best_loss_ema, 6), fit.stop, cfg.keep_coarse, cfg.max_epochs, cfg.min_steps,
+                      cfg.penalty, cfg.cap, cfg.init_weight if options.zero_shot else None,
+                      0 if neg is None else len(neg), shots.views)
+    sources = tuple(dataclasses.replace(s, then=f"fine-tuned on {int((shots.targets == i).sum())} clip(s)")
+                    for i, s in enumerate(rows.sources))
+    return dataclasses.replace(rows, w=fit.w, b=fit.b, sources=sources, lowshot=lowshot)
 
 
 def adapt_rows(target: EditTarget, rows: NewRows, options: SplitOptions, pool: Pool) -> NewRows:

@@ -14,6 +14,7 @@ from catsplit.compiler.text_encoder import TextEncoder
 
 METHODS = ("mr", "ma")  # zero-shot rows: modifier retrieval, modifier alignment
 INITS = (*METHODS, "coarse", "random")  # where low-shot training starts
+STOPS = ("patience", "max_epochs")  # why low-shot training stopped (docs/method.md §4)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,12 @@ class AlignConfig:
 
 @dataclass(frozen=True)
 class ShotConfig:
-    """Low-shot fine-tuning (docs/method.md §4); max_epochs and keep_coarse are ours."""
+    """Low-shot fine-tuning (docs/method.md §4). Ours, not the paper's: max_epochs, keep_coarse;
+    min_steps (no early stop before that many optimiser steps); penalty (L2 pull towards the starting
+    rows, per the clips' mean squared feature norm and per clip a subcategory; 0 = off); cap (new rows'
+    norm and bias at most the coarse row's); init_weight (an MA/MR start is W[c] moved this far towards
+    the zero-shot rows rescaled to W[c]'s norm); negative_weight (weight of the negatives'
+    cross-entropy, when the caller gives negatives)."""
 
     lr: float = 1e-3
     weight_decay: float = 1e-3
@@ -42,6 +48,11 @@ class ShotConfig:
     ema: float = 0.95
     patience: int = 5
     min_delta: float = 1e-3
+    min_steps: int = 50
+    penalty: float = 0.005
+    cap: bool = True
+    init_weight: float = 0.25
+    negative_weight: float = 1.0
     keep_coarse: bool = False
 
 

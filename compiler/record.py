@@ -8,12 +8,12 @@ entry, never a KeyError later. The format is in docs/bundle.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
 from catsplit.compiler.errors import CompileError
 from catsplit.compiler.groups import check_scheme
-from catsplit.compiler.options import INITS, METHODS
+from catsplit.compiler.options import INITS, METHODS, STOPS
 from catsplit.compiler.spec import SplitSpec, parse_spec
 from catsplit.compiler.splice import MODES
 from catsplit.runtime.bundle import label_problem
@@ -185,15 +185,23 @@ class Alignment:
 
 @dataclass(frozen=True)
 class LowShot:
-    """How the new rows were fine-tuned on clips (docs/method.md §4)."""
+    """How the new rows were fine-tuned on clips (docs/method.md §4): how far training went (steps,
+    epochs, the epoch kept, why it stopped) and the settings that shaped it."""
 
     init: str
     clips: int
     epochs: int
+    steps: int
     best_epoch: int
     best_loss_ema: float
+    stop: str  # "patience" or "max_epochs"
     keep_coarse: bool
     max_epochs: int
+    min_steps: int
+    penalty: float
+    cap: bool
+    init_weight: float | None  # MA/MR starts: how far from W[c] towards the zero-shot rows (None otherwise)
+    negatives: int  # clips not of c trained towards their own prediction
     views: tuple[int, int]
 
     def to_json(self) -> dict[str, Any]:
@@ -201,13 +209,15 @@ class LowShot:
 
     @classmethod
     def from_json(cls, doc: Any, where: str) -> LowShot:
-        keys = ("init", "clips", "epochs", "best_epoch", "best_loss_ema", "keep_coarse", "max_epochs", "views")
+        keys = tuple(x.name for x in fields(cls))
         f = _Fields(doc, where, keys, keys)
         views = f.get("views", lambda v: isinstance(v, list) and len(v) == 2 and all(type(x) is int and x > 0
                                                                                       for x in v), "[clips, crops]")
-        return cls(f.choice("init", INITS), f.int("clips", 1), f.int("epochs", 1),
-                   f.int("best_epoch"), f.number("best_loss_ema"),
-                   f.get("keep_coarse", lambda v: isinstance(v, bool), "true or false"), f.int("max_epochs", 1),
+        flag = (lambda key: f.get(key, lambda v: isinstance(v, bool), "true or false"))
+        return cls(f.choice("init", INITS), f.int("clips", 1), f.int("epochs", 1), f.int("steps", 1),
+                   f.int("best_epoch"), f.number("best_loss_ema"), f.choice("stop", STOPS), flag("keep_coarse"),
+                   f.int("max_epochs", 1), f.int("min_steps"), f.number("penalty"), flag("cap"),
+                   None if doc.get("init_weight") is None else f.number("init_weight"), f.int("negatives"),
                    tuple(views))
 
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.edit_quality.data import World
-from catsplit.compiler.compile import EditTarget, NewRows, Pool, Shots, adapt_rows, edit_rows
+from catsplit.compiler.compile import EditTarget, NewRows, Pool, Shots, adapt_rows, edit_rows, fine_tune_rows
 from catsplit.compiler.groups import resolve_groups
-from catsplit.compiler.lowshot import head_logits, train_rows
 from catsplit.compiler.options import AlignConfig, SplitOptions, UnlabelledConfig
 from catsplit.compiler.spec import SplitSpec, parse_spec
 
@@ -70,8 +69,8 @@ METHODS = (
              init="ma", unlabelled=n) for n in POOL_SIZES),
     Method("ma_hier_ref48", "MA (hierarchical), refined, 48 unlabelled clips/label", "unlabelled",
            mode="hierarchical", init="ma", unlabelled=48),
-    Method("shot_ma_cal48", "one-shot, MA init, calibrated, 48 unlabelled clips/label", "unlabelled", init="ma",
-           shots="one", unlabelled=48, refine=False),
+    Method("shot_ma_cal48", "one-shot, MA init, unlabelled negatives + calibrated, 48 clips/label", "unlabelled",
+           init="ma", shots="one", unlabelled=48, refine=False),
 )
 BY_KEY = {m.key: m for m in METHODS}
 EDITS = tuple(m for m in METHODS if m.key != "full_model")  # what run_table runs
@@ -138,8 +137,9 @@ class Rows:
 
     MR/MA rows come from `edit_rows` (flat, no shots, no offset) once per (init, encoder, target, seed)
     and serve every method built on them: the hierarchical edit (edit_rows's zero-shot rows do not
-    depend on the mode), the bias offsets (added to the biases, as edit_rows does) and one-shot MA
-    init (`train_rows` from those rows, the call edit_rows makes). tests/test_edit_quality.py checks
+    depend on the mode), the bias offsets (added to the biases, as edit_rows does), one-shot MA init and
+    the unlabelled pool (`fine_tune_rows` and `adapt_rows` on those rows, the calls edit_rows makes).
+    The pool's labels are never read: only its features go in. tests/test_edit_quality.py checks
     that this gives exactly what one edit_rows call with those settings gives. Coarse/random starts are
     cheap and go through edit_rows whole.
     """
@@ -154,8 +154,9 @@ class Rows:
                    **kw) -> tuple[np.ndarray, np.ndarray]:
         w = self.world
         options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
-                               text_encoder=self.encoders[method.encoder],
-                               align=dataclasses.replace(self.align, ensemble=method.ensemble), **kw)
+                               text_encoder=self.encoders.get(method.encoder, method.encoder),
+                               align=dataclasses.replace(self.align, ensemble=method.ensemble),
+                               **kw)  # a coarse/random start never loads the encoder: its name will do
         rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
         return rows.w, rows.b
 
@@ -174,20 +175,16 @@ class Rows:
         if key not in self._zero_shot:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         w_new, b_new = self._zero_shot[key]
+        if shots is None and not method.unlabelled:
+            return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
+        # the rest of edit_rows after the zero-shot rows: fine-tuning, then the unlabelled pool
+        options = SplitOptions(method=method.init, mode=method.mode, init=method.init, seed=seed,
+                               unlabelled=UnlabelledConfig(refine=method.refine))
+        edit = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, self.groups)
+        pool = Pool(world.unlabelled(method.unlabelled)) if method.unlabelled else None
+        rows = NewRows(w_new, b_new, ())
         if shots is not None:
-            fit = train_rows(shots.features, shots.targets, head_logits(world.head, shots.features), c, method.mode,
-                             w_new, b_new, seed)
-            w_new, b_new = fit.w, fit.b
-        if method.unlabelled:
-            w_new, b_new = self.adapt(method, spec, c, seed, w_new, b_new)
-        return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
-
-    def adapt(self, method: Method, spec: SplitSpec, c: int, seed: int, w_new: np.ndarray,
-              b_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Refine and/or calibrate rows on the world's unlabelled deploy pool (`adapt_rows`, as compile_split
-        calls it). The pool's labels are never read: only its features go in."""
-        w = self.world
-        options = SplitOptions(mode=method.mode, seed=seed, unlabelled=UnlabelledConfig(refine=method.refine))
-        target = EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups)
-        rows = adapt_rows(target, NewRows(w_new, b_new, ()), options, Pool(w.unlabelled(method.unlabelled)))
-        return rows.w, rows.b
+            rows = fine_tune_rows(edit, rows, options, shots, pool)
+        if pool is not None:
+            rows = adapt_rows(edit, rows, options, pool)
+        return rows.w, (rows.b + np.float32(method.bias_offset)).astype(np.float32)
