@@ -168,7 +168,7 @@ def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle
     import dataclasses
 
     from benchmarks.edit_quality.data import load_world
-    from catsplit.compiler.compile import EditTarget, Pool, edit_rows
+    from catsplit.compiler.compile import EditTarget, Pool, Shots, edit_rows
     from catsplit.compiler.groups import resolve_groups
     from catsplit.compiler.options import SplitOptions, UnlabelledConfig
 
@@ -177,13 +177,16 @@ def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle
     rows = M.Rows(world, {"minilm": minilm}, FAST)
     spec, c = M.spec_of(world, TARGET), world.bundle.labels.index(TARGET)
     target = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, resolve_groups(world.bundle))
-    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5"):
+    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5", "shot_ma_cal48"):
         m = dataclasses.replace(M.BY_KEY[key], unlabelled=2 if M.BY_KEY[key].unlabelled else 0)
         pool = Pool(world.unlabelled(2)) if m.unlabelled else None
-        options = SplitOptions("ma", m.mode, seed=1, text_encoder=minilm,
+        shots = Shots(*M.shots_of(world, TARGET, 1, m.shots)) if m.shots else None
+        options = SplitOptions("ma", m.mode, "ma" if shots else None, seed=1, text_encoder=minilm,
                                align=dataclasses.replace(FAST, ensemble=m.ensemble),
                                unlabelled=UnlabelledConfig(refine=m.refine))
-        want = edit_rows(target, options, pool=pool)
+        want = edit_rows(target, options, shots, pool=pool)
+        if shots is not None:
+            assert want.lowshot.negatives > 0  # the pool's other-label clips
         got = rows(m, TARGET, 1)
         np.testing.assert_array_equal(got[0], want.w)
         np.testing.assert_array_equal(got[1], want.b)
