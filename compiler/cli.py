@@ -32,6 +32,7 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--ma-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="MA's maximum epochs.")
 @click.option("--ma-ensemble", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train this many MA maps (seeds SEED, SEED+1, ...) and average their rows.")
+@click.option("--ma-rescale", is_flag=True, help="Rescale each MA row to the coarse row's norm (MA's rows are longer).")
 @click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
 @click.option("--shot-min-steps", type=click.IntRange(min=0), default=50, show_default=True,
               help="Low-shot optimiser steps before early stopping may stop training.")
@@ -59,7 +60,7 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, ma_ensemble, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
+                ma_epochs, ma_ensemble, ma_rescale, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
                 shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force, as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
@@ -71,7 +72,7 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions, UnlabelledConfig
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
-                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble),
+                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble, rescale=ma_rescale),
                            shot_config=ShotConfig(max_epochs=shot_epochs, min_steps=shot_min_steps,
                                                   penalty=shot_penalty, cap=shot_cap, init_weight=shot_init_weight,
                                                   keep_coarse=shots_keep_coarse),

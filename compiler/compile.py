@@ -257,7 +257,9 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
                                        options.seed, options.align)
         sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
         alignment = Alignment(fit.num_pairs, fit.epochs, fit.best_epoch, round(fit.best_cosine_ema, 6),
-                              options.align.max_epochs, options.align.ensemble)
+                              options.align.max_epochs, options.align.ensemble, options.align.rescale)
+        if options.align.rescale:
+            rows = zero_shot_start(rows, w_c, 1.0)
     clock.lap(options.zero_shot)
     b_new = np.full(len(spec.into), target.b[target.c], np.float32)  # b_new[s_i] = b[c]
     return NewRows(rows.astype(np.float32), b_new, sources, ref, alignment)

@@ -171,6 +171,7 @@ class Alignment:
     best_cosine_ema: float
     max_epochs: int
     ensemble: int = 1   # maps averaged; the other fields are the first map's
+    rescale: bool = False  # rows rescaled to W[c]'s norm
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -178,9 +179,10 @@ class Alignment:
     @classmethod
     def from_json(cls, doc: Any, where: str) -> Alignment:
         keys = ("pairs", "epochs", "best_epoch", "best_cosine_ema", "max_epochs")
-        f = _Fields(doc, where, (*keys, "ensemble"), keys)
+        f = _Fields(doc, where, (*keys, "ensemble", "rescale"), keys)
         return cls(f.int("pairs", 1), f.int("epochs", 1), f.int("best_epoch"), f.number("best_cosine_ema"),
-                   f.int("max_epochs", 1), f.int("ensemble", 1) if "ensemble" in doc else 1)
+                   f.int("max_epochs", 1), f.int("ensemble", 1) if "ensemble" in doc else 1,
+                   f.get("rescale", lambda v: isinstance(v, bool), "true or false", optional=True) or False)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Method:
     unlabelled: int = 0          # deploy clips per fine label to refine/calibrate on (0: none)
     refine: bool = True          # with `unlabelled`: refine then calibrate (False: calibrate only)
     ensemble: int = 1            # MA maps averaged (AlignConfig.ensemble)
+    rescale: bool = False        # MA rows at W[c]'s norm (AlignConfig.rescale)
     seeds: tuple[int, ...] | None = None   # these seeds instead of the run's (a method that needs more)
 
 
@@ -63,6 +64,7 @@ METHODS = (
     Method("ma_bias-2", "MA (flat), bias offset -2", "bias offset", init="ma", bias_offset=-2.0),
     Method("ma_5seeds", "MA (flat), seeds 0-4", "seeds", init="ma", seeds=(0, 1, 2, 3, 4)),
     Method("ma_ens5", "MA (flat), 5 maps averaged", "text signal", init="ma", ensemble=5),
+    Method("ma_rescale", "MA (flat), rows at the coarse row's norm", "text signal", init="ma", rescale=True),
     *(Method(f"ma_cal{n}", f"MA (flat), calibrated, {n} unlabelled clips/label", "unlabelled", init="ma",
              unlabelled=n, refine=False) for n in POOL_SIZES),
     *(Method(f"ma_ref{n}", f"MA (flat), refined + calibrated, {n} unlabelled clips/label", "unlabelled",
@@ -155,7 +157,8 @@ class Rows:
         w = self.world
         options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
                                text_encoder=self.encoders.get(method.encoder, method.encoder),
-                               align=dataclasses.replace(self.align, ensemble=method.ensemble),
+                               align=dataclasses.replace(self.align, ensemble=method.ensemble,
+                                                         rescale=method.rescale),
                                **kw)  # a coarse/random start never loads the encoder: its name will do
         rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
         return rows.w, rows.b
@@ -171,7 +174,7 @@ class Rows:
         if method.init not in ("ma", "mr"):
             return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
                                    bias_offset=method.bias_offset)
-        key = (method.init, method.encoder, method.ensemble, target, seed)
+        key = (method.init, method.encoder, method.ensemble, method.rescale, target, seed)
         if key not in self._zero_shot:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         w_new, b_new = self._zero_shot[key]

@@ -237,6 +237,8 @@ GAPS = [  # (what, a, b, metric)
     ("MA (seeds 0-4) - MR", "ma_5seeds", "mr", "generality"),
     ("MA (seeds 0-4) - MR", "ma_5seeds", "mr", "locality"),
     ("MA, 5 maps averaged - MA", "ma_ens5", "ma", "generality"),
+    ("MA, rows at the coarse row's norm - MA", "ma_rescale", "ma", "generality"),
+    ("MA, rows at the coarse row's norm - MA", "ma_rescale", "ma", "locality"),
     ("MA refined + calibrated (48) - MA", "ma_ref48", "ma", "generality"),
     ("MA refined + calibrated (48) - one-shot coarse init", "ma_ref48", "shot_coarse", "generality"),
     ("one-shot: MA init - coarse init", "shot_ma", "shot_coarse", "generality"),
