@@ -19,8 +19,9 @@ import json
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from catsplit.compiler.propose import (ProposerSettings, _join_by_embedding, label_words, learn_modifiers,
-                                       namespace, pairwise_agreement, propose_groups, unit_embeddings)
+from catsplit.compiler.propose import (ProposerSettings, _join_by_embedding, differing_spans, label_words,
+                                       learn_modifiers, namespace, pairwise_agreement, propose_groups,
+                                       unit_embeddings)
 
 HERE = Path(__file__).parent
 GRID = {"min_words": (1, 2, 3), "max_size": (9, 12), "join_threshold": (0.7, 0.8),
@@ -129,6 +130,32 @@ def leave_one_out(grids: dict[str, list[tuple[dict, dict]]]) -> list[dict]:
                     "ties": len(ties), "f1_tested_over_ties": [min(over_ties), max(over_ties)],
                     "best_f1_on_test_any_setting": best_test})
     return out
+
+
+def edit_ceiling(reference: dict[str, list[str]], max_words: int) -> dict[str, float]:
+    """An oracle bound for grouping by contiguous edits: link exactly the same-group label pairs (per
+    `reference`, same namespace) whose words differ in one place by at most `max_words` words on each
+    side, and score the linked components. A proposer that decides such pairs from the texts, however
+    well, finds no group that this misses."""
+    labels = labels_of(reference)
+    group = {y: g for g, ys in reference.items() for y in ys}
+    words = [label_words(y) for y in labels]
+    parent = list(range(len(labels)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(labels)), 2):
+        _, a, b = differing_spans(words[i], words[j])
+        if (group[labels[i]] == group[labels[j]] and namespace(labels[i]) == namespace(labels[j])
+                and max(len(a), len(b)) <= max_words):
+            parent[root(i)] = root(j)
+    linked: dict[int, list[str]] = {}
+    for i, y in enumerate(labels):
+        linked.setdefault(root(i), []).append(y)
+    return pairwise_agreement({str(k): v for k, v in linked.items()}, reference)
 
 
 def parameter_ceiling() -> list[tuple[float, list[str]]]:
