@@ -31,8 +31,8 @@ Which words are modifiers is learnt from the label set itself, not listed:
    something" joins "Pretending to squeeze something".)
 
 Without an encoder steps 2, 3 and 5 are skipped: shared leading words only. Labels still alone are
-groups of one. Group names are the members' common leading words, else their skeletons' common leading
-words, else the member texts joined by " and ".
+groups of one. Group names are the members' common leading words, else the leading skeleton words most
+of them share, else the member texts joined by " and ".
 
 What it finds, scored against the authors' hand-made schemes (which no rule over texts reproduces on
 FineGym-Split: the authors group floor saltos by direction and beam saltos by shape), is measured by
@@ -42,7 +42,7 @@ there. `pairwise_agreement` is that score: precision, recall and F1 of same-grou
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Iterator, Mapping, Sequence
@@ -192,21 +192,32 @@ def _by_prefix(items: Sequence[int], skeletons: Sequence[Words], spaces: Sequenc
 
 
 def _name(members: Sequence[str], skeletons: Sequence[Words]) -> str:
-    """A readable group name: the members' common base, else their skeletons' common leading words
-    after the namespace tag, else their texts joined (as SSv2-Split does)."""
+    """A readable group name: the members' common base, else the head most of their skeletons share
+    (after the namespace tag), else their texts joined (as SSv2-Split does)."""
     if len(members) == 1:
         return members[0]
     words = [_words(y) for y in members]
     n = _back_off(words[0], _common_prefix(words))
     if n >= 2:
         return " ".join(words[0][:n]).rstrip(_EDGE_PUNCT)
-    n = _common_prefix(skeletons)
-    while n > 0 and skeletons[0][n - 1] in FUNCTION_WORDS:
-        n -= 1
-    if n >= 2:
+    head = _majority_head(skeletons)
+    if head:
         tag = _TAG.match(members[0])
-        return " ".join(([tag.group(1)] if tag else []) + list(skeletons[0][:n]))
+        return " ".join(([tag.group(1)] if tag else []) + list(head))
     return " and ".join(members)
+
+
+def _majority_head(skeletons: Sequence[Words]) -> Words:
+    """The longest leading words (two or more, not ending on a function word) that more than half of
+    the skeletons share; () if none."""
+    head: Words = ()
+    for n in range(2, max(len(s) for s in skeletons) + 1):
+        common = Counter(s[:n] for s in skeletons if len(s) >= n).most_common(1)
+        if not common or 2 * common[0][1] <= len(skeletons):
+            break
+        if common[0][0][-1] not in FUNCTION_WORDS:
+            head = common[0][0]
+    return head
 
 
 def unit_embeddings(labels: Sequence[str], encoder) -> np.ndarray:
