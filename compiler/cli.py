@@ -275,27 +275,36 @@ def _print_scheme(scheme, labels, overrides, as_json):
             click.echo(f"    {y}  [{mods[y]}]")
 
 
+_DEFAULT = "ProposerSettings"  # catsplit.compiler.propose's defaults (not imported here: the CLI loads lazily)
+
+
 @groups.command("propose")
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help='Write {"group_scheme": ...} here, for review and `catsplit-compile --groups`.')
 @click.option("--text-encoder", default="minilm", show_default=True,
-              help="Built-in name or encoder directory for the similarity step.")
-@click.option("--no-embeddings", is_flag=True, help="Shared leading words only.")
-@click.option("--min-words", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Leading words (past function words) that labels must share to be grouped.")
-@click.option("--max-size", type=click.IntRange(min=1), default=9, show_default=True,
+              help="Built-in name or encoder directory: it tells modifiers from heads and joins leftover labels.")
+@click.option("--no-embeddings", is_flag=True, help="Shared leading words only (no modifiers learnt, no join).")
+@click.option("--min-words", type=click.IntRange(min=1), default=None, show_default=_DEFAULT,
+              help="Leading words (past function words and the namespace tag) that skeletons must share.")
+@click.option("--max-size", type=click.IntRange(min=1), default=None, show_default=_DEFAULT,
               help="Split larger word-groups by one more leading word.")
-@click.option("--join-threshold", type=float, default=0.7, show_default=True,
+@click.option("--join-threshold", type=float, default=None, show_default=_DEFAULT,
               help="Cosine (average linkage) at which leftover labels join a group or each other.")
+@click.option("--modifier-similarity", type=float, default=None, show_default=_DEFAULT,
+              help="Mean cosine of the minimal pairs of a word or phrase for it to count as a modifier.")
+@click.option("--swap-rate", type=float, default=None, show_default=_DEFAULT,
+              help="Minimal pairs per label holding a word for it to count as a modifier word.")
 @click.option("--force", is_flag=True, help="Replace -o FILE if it is a group scheme file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scheme and derived modifiers as JSON.")
 @one_line_errors
-def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, force, as_json):
-    """Suggest a group scheme for BUNDLE's labels (shared leading words, then text similarity; labels with
+def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, join_threshold, modifier_similarity,
+                swap_rate, force, as_json):
+    """Suggest a group scheme for BUNDLE's labels: modifier words learnt from the labels are set aside, labels
+    sharing the leading words of the rest are grouped, then leftovers join by text similarity (labels with
     different leading "(TAG)"s are never grouped)."""
     from catsplit.compiler.groups import SCHEME_FILE_KIND, write_scheme
-    from catsplit.compiler.propose import propose_groups
+    from catsplit.compiler.propose import ProposerSettings, propose_groups
     from catsplit.compiler.text_encoder import load_text_encoder
     from catsplit.runtime.bundle import load_bundle
     from catsplit.runtime.output import check_output
@@ -304,8 +313,10 @@ def propose_cmd(bundle, out, text_encoder, no_embeddings, min_words, max_size, j
     if out is not None:
         check_output(out, SCHEME_FILE_KIND, force)
     encoder = None if no_embeddings else load_text_encoder(text_encoder)
-    scheme = propose_groups(b.labels, encoder, min_words=min_words, max_size=max_size,
-                            join_threshold=join_threshold)
+    given = {"min_words": min_words, "max_size": max_size, "join_threshold": join_threshold,
+             "modifier_similarity": modifier_similarity, "swap_rate": swap_rate}
+    settings = ProposerSettings(**{k: v for k, v in given.items() if v is not None})
+    scheme = propose_groups(b.labels, encoder, settings)
     if out is not None:
         write_scheme(scheme, out, force)
     _print_scheme(scheme, b.labels, b.modifiers, as_json)
