@@ -10,6 +10,7 @@ writer (a failed job leaves nothing half-written; `force` replaces only such a r
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -150,9 +151,11 @@ def classify(bundle: str | os.PathLike | Bundle, inputs: Sequence[str] | Inputs,
     """
     found = inputs if isinstance(inputs, Inputs) else expand(inputs)
     videos = errors = 0
-    with staged_output(out, RESULTS_KIND, force) as stage:
+    # closing: an exception (Ctrl-C, a failed write) stops the Ray job at once and frees its CPUs, even
+    # while a traceback that holds this frame is still alive
+    with staged_output(out, RESULTS_KIND, force) as stage, closing(iter_results(bundle, found, config)) as results:
         with pq.ParquetWriter(stage.path, SCHEMA) as writer:
-            for table in iter_results(bundle, found, config):
+            for table in results:
                 writer.write_table(table)
                 videos += table.num_rows
                 errors += table.num_rows - table.column("error").null_count

@@ -4,11 +4,13 @@ JSON, and a redeploy with an edit swaps the running replicas' head (reconfigure)
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
 import pyarrow.parquet as pq
 import pytest
+import ray
 from click.testing import CliRunner
 
 from catsplit.runtime.bundle import load_bundle
@@ -66,9 +68,14 @@ def check_batch_job_matches_catsplit_run(tmp_path) -> None:
     def interrupted(rows: int) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):  # the job stopped after its first rows: no file, no workspace
+    with pytest.raises(KeyboardInterrupt) as stopped:  # the job stopped after its first rows: no file, no workspace
         classify(MODEL_A, [str(SAMPLES)], tmp_path / "out.parquet", JobConfig(views=(2, 1)), interrupted)
     assert not (tmp_path / "out.parquet").exists() and not list(tmp_path.glob(f"*{WORKSPACE_TAG}*"))
+    # ... and gave its CPUs back while the traceback (which holds classify's frame) is still alive
+    deadline = time.monotonic() + 60
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources()["CPU"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == ray.cluster_resources()["CPU"], stopped.traceback
     summary = classify(MODEL_A, [str(SAMPLES), bad, missing], tmp_path / "out.parquet", JobConfig(views=(2, 1)))
     assert summary == {"out": str(tmp_path / "out.parquet"), "videos": len(videos) + 2, "errors": 2}
     rows = {r["path"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
