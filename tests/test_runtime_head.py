@@ -1,6 +1,7 @@
 """The head contract (docs/runtime.md, "Heads, swaps and threads") on the shipped model A and an edit of
-it: one immutable `Head`, swaps that are checked before they happen, containment of every file a swap reads, and classification
-from several threads while another thread swaps between heads of different label counts.
+it: one immutable `Head`, swaps that are checked before they happen, containment of every file a swap
+reads, and classification from several threads while another thread swaps between heads of different
+label counts.
 
 Needs only the runtime's dependencies, so `make test-floor` also runs it on the oldest onnxruntime.
 """
