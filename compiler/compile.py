@@ -89,9 +89,19 @@ class Shots:
 
 @dataclass(frozen=True)
 class Pool:
-    """Unlabelled clips: their backbone features [N, D] (views averaged). No label."""
+    """Unlabelled clips: their backbone features [N, D] (views averaged) and the current head's logits on
+    them [N, C], the only reference the unlabelled steps use. No label."""
 
     features: np.ndarray
+    logits: np.ndarray
+
+    @classmethod
+    def of(cls, head: onnx.ModelProto, features: np.ndarray) -> Pool:
+        return cls(features, head_logits(head, features))
+
+    def called(self, c: int) -> np.ndarray:
+        """Which clips the current head gives to label c."""
+        return self.logits.argmax(axis=1) == c
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,7 @@ class EditReport:
     labels: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        rec = {k: v for k, v in self.record.to_json().items() if k != "previous"}
+        rec = self.record.shown_json()
         return {"bundle": str(self.bundle), "num_classes": len(self.labels), **rec}
 
 
@@ -217,7 +227,8 @@ def read_pool(checked: Checked, progress: bool = False) -> Pool | None:
     """The unlabelled clips' features through the bundle's own backbone (None without them)."""
     if checked.unlabelled is None:
         return None
-    return Pool(read_unlabelled(checked.target.bundle, checked.unlabelled, checked.options.views, progress))
+    features = read_unlabelled(checked.target.bundle, checked.unlabelled, checked.options.views, progress)
+    return Pool.of(checked.target.head, features)
 
 
 # -- 2. rows -------------------------------------------------------------------------------------
@@ -296,12 +307,13 @@ def fine_tune_rows(target: EditTarget, rows: NewRows, options: SplitOptions, sho
     """Low-shot training of the rows on the shot clips (docs/method.md §4). Negatives: the shots' own, else
     the unlabelled pool's clips that the current head gives to labels other than c (labels never read)."""
     c, cfg, neg = target.c, options.shot_config, shots.negatives
+    neg_logits = None if neg is None else head_logits(target.head, neg)
     if neg is None and pool is not None:
-        neg = pool.features[head_logits(target.head, pool.features).argmax(axis=1) != c]
+        other = ~pool.called(c)
+        neg, neg_logits = pool.features[other], pool.logits[other]
     w0 = zero_shot_start(rows.w, target.w[c], cfg.init_weight) if options.zero_shot else rows.w
     fit = train_rows(shots.features, shots.targets, head_logits(target.head, shots.features), c, options.mode,
-                     w0, rows.b, options.seed, cfg, neg, None if neg is None else head_logits(target.head, neg),
-                     coarse_row=(target.w[c], float(target.b[c])))
+                     w0, rows.b, options.seed, cfg, neg, neg_logits, coarse_row=(target.w[c], float(target.b[c])))
     lowshot = LowShot(options.start, len(shots.targets), fit.epochs, fit.steps, fit.best_epoch,
                       round(fit.best_loss_ema, 6), fit.stop, cfg.keep_coarse, cfg.max_epochs, cfg.min_steps,
                       cfg.penalty, cfg.cap, cfg.init_weight if options.zero_shot else None,
@@ -316,15 +328,14 @@ def adapt_rows(target: EditTarget, rows: NewRows, options: SplitOptions, pool: P
     by calibration's shared offset (docs/method.md §8). The current head's own predictions are the only
     reference: no label is read."""
     config = options.unlabelled
-    original = head_logits(target.head, pool.features)
-    called = original.argmax(axis=1) == target.c
+    called = pool.called(target.c)
     w, b, moved = rows.w, rows.b, 0.0
     if config.refine:
         fit = refine_rows(pool.features[called], w, b, config.refine_config)
         w, b, moved = fit.w, fit.b, fit.moved
     offset, locality, capture = 0.0, None, None
     if options.mode == "flat":
-        cal = calibrate(original, pool.features, target.c, w, b, config.locality_target)
+        cal = calibrate(pool.logits, pool.features, target.c, w, b, config.locality_target)
         offset, locality, capture = cal.offset, round(cal.locality, 6), cal.capture
         b = (b + np.float32(offset)).astype(np.float32)
     record = Unlabelled(len(pool.features), int(called.sum()), config.refine, round(moved, 6),

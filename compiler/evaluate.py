@@ -98,18 +98,11 @@ class EvalReport:
     def changed(self) -> tuple[ClipResult, ...]:
         return tuple(c for c in self.clips if c.original != c.edited)
 
-    def edit_json(self) -> dict[str, Any]:
-        r = self.record
-        return {"n": r.n, "split": r.spec.split, "into": list(r.spec.labels), "method": r.method, "mode": r.mode,
-                "seed": r.seed, "text_encoder": r.text_encoder.to_json() if r.text_encoder else None,
-                "lowshot": r.lowshot.to_json() if r.lowshot else None, "bias_offset": r.bias_offset,
-                "created": r.created}
-
     def to_json(self) -> dict[str, Any]:
         s = self.score
         return {
             "original": self.original, "edited": self.edited, "clips_csv": self.clips_csv,
-            "edit": self.edit_json(), "views": list(self.views),
+            "edit": self.record.shown_json(), "views": list(self.views),
             "coarse": self.coarse, "subcategories": list(self.subcategories),
             "generality": self.generality,
             "generality_per_subcategory": {t.target: {"correct": t.correct, "clips": t.clips,
@@ -174,8 +167,11 @@ def _logits(rows: Sequence[ClipRow], original: Bundle, edited: Bundle, views: tu
     used, problems, lo, le = [], [], [], []
     for r in it:
         try:
-            feats = rt.features(load_views(r.file, rt.preprocess, *views))
-            feats_e = feats if shared else rt_e.features(load_views(r.file, rt_e.preprocess, *views))
+            x = load_views(r.file, rt.preprocess, *views)
+            feats = feats_e = rt.features(x)
+            if not shared:  # the video is decoded again only if the edited bundle preprocesses differently
+                x_e = x if rt_e.preprocess == rt.preprocess else load_views(r.file, rt_e.preprocess, *views)
+                feats_e = rt_e.features(x_e)
         except VideoError as e:
             problems.append(RowProblem(r.row, str(r.file), f"row {r.row}: {e}"))
             continue

@@ -286,6 +286,10 @@ class EditRecord:
                    created=self.created, timings=dict(self.timings), previous=self.previous.to_json())
         return doc
 
+    def shown_json(self) -> dict[str, Any]:
+        """The record as commands show it: without `previous` (the replaced head's bookkeeping)."""
+        return {k: v for k, v in self.to_json().items() if k != "previous"}
+
     @classmethod
     def from_json(cls, doc: Any, where: str) -> EditRecord:
         """Validate one `edits` entry; `where` names it in errors (`<bundle.json>: edits[2]`)."""

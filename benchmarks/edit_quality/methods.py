@@ -151,6 +151,13 @@ class Rows:
         self.world, self.encoders, self.align = world, encoders, align
         self.groups = groups if groups is not None else resolve_groups(world.bundle)  # default: the bundle's
         self._zero_shot: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._pools: dict[int, Pool] = {}
+
+    def pool(self, per_label: int) -> Pool:
+        """The deploy pool of `per_label` clips per label, with the head's logits on it (made once)."""
+        if per_label not in self._pools:
+            self._pools[per_label] = Pool.of(self.world.head, self.world.unlabelled(per_label))
+        return self._pools[per_label]
 
     def _edit_rows(self, spec: SplitSpec, c: int, method: Method, seed: int, shots: Shots | None = None,
                    **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +191,7 @@ class Rows:
         options = SplitOptions(method=method.init, mode=method.mode, init=method.init, seed=seed,
                                unlabelled=UnlabelledConfig(refine=method.refine))
         edit = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, self.groups)
-        pool = Pool(world.unlabelled(method.unlabelled)) if method.unlabelled else None
+        pool = self.pool(method.unlabelled) if method.unlabelled else None
         rows = NewRows(w_new, b_new, ())
         if shots is not None:
             rows = fine_tune_rows(edit, rows, options, shots, pool)
