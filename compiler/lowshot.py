@@ -155,6 +155,9 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
             new = z_b + torch.log_softmax(new, dim=1)
         return torch.cat([old_b, new], dim=1)
 
+    def snapshot():
+        return w.detach().clone(), b.detach().clone()
+
     with single_thread():
         for epoch in range(1, config.max_epochs + 1):
             losses = []
@@ -172,7 +175,6 @@ def train_rows(feats: np.ndarray, targets: np.ndarray, old_logits: np.ndarray, c
                     _project(w, b, *cap)
                 steps += 1
                 losses.append(loss.item())
-            snapshot = lambda: (w.detach().clone(), b.detach().clone())  # noqa: E731
             if stop.step(epoch, float(np.mean(losses)), snapshot) and steps >= config.min_steps:
                 reason = STOPS[0]
                 break
