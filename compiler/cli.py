@@ -29,6 +29,9 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for MA and low-shot training.")
 @click.option("--bias-offset", type=float, default=0.0, show_default=True,
               help="Added to the new rows' biases (flat mode): lower trades generality for locality.")
+@click.option("--hier-temperature", "temperature", type=click.FloatRange(0, 1000, min_open=True), default=None,
+              help="Hierarchical mode: the new rows share c's probability as softmax(rows / T); below 1 the best "
+                   "row takes more of it [default: 0.25].")
 @click.option("--ma-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="MA's maximum epochs.")
 @click.option("--ma-ensemble", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train this many MA maps (seeds SEED, SEED+1, ...) and average their rows.")
@@ -60,7 +63,7 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                ma_epochs, ma_ensemble, ma_rescale, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
+                temperature, ma_epochs, ma_ensemble, ma_rescale, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
                 shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force, as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
@@ -72,6 +75,7 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions, UnlabelledConfig
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
+                           temperature=temperature,
                            text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble, rescale=ma_rescale),
                            shot_config=ShotConfig(max_epochs=shot_epochs, min_steps=shot_min_steps,
                                                   penalty=shot_penalty, cap=shot_cap, init_weight=shot_init_weight,

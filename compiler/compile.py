@@ -284,7 +284,7 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
     The rows start from `options.start` ("ma"/"mr": the zero-shot rows; "coarse"/"random": the
     baselines) and, given `shots`, are fine-tuned on those clips (docs/method.md §4); given an
     unlabelled `pool`, they are then refined and calibrated on it (docs/method.md §8, `adapt_rows`);
-    the bias offset comes last.
+    `finish_rows` comes last (the bias offset, or the hierarchical temperature).
     """
     clock = clock or _Clock()
     c = target.c
@@ -299,7 +299,17 @@ def edit_rows(target: EditTarget, options: SplitOptions = SplitOptions(), shots:
     if pool is not None:
         rows = adapt_rows(target, rows, options, pool)
         clock.lap("unlabelled")
-    return dataclasses.replace(rows, b=(rows.b + np.float32(options.bias_offset)).astype(np.float32))
+    return finish_rows(rows, options)
+
+
+def finish_rows(rows: NewRows, options: SplitOptions) -> NewRows:
+    """The last step of every edit: the bias offset (flat mode), or the rows divided by the temperature at
+    which they share c's probability (hierarchical mode; docs/method.md §5)."""
+    t = options.sharing_temperature
+    if t is None:
+        return dataclasses.replace(rows, b=(rows.b + np.float32(options.bias_offset)).astype(np.float32))
+    return dataclasses.replace(rows, w=(rows.w / np.float32(t)).astype(np.float32),
+                               b=(rows.b / np.float32(t)).astype(np.float32))
 
 
 def fine_tune_rows(target: EditTarget, rows: NewRows, options: SplitOptions, shots: Shots,
@@ -353,7 +363,8 @@ def assemble(target: EditTarget, rows: NewRows, options: SplitOptions) -> Edit:
     previous = Previous(history_file(n), bundle.files[HEAD], tuple(bundle.labels), bundle.groups, bundle.modifiers)
     record = EditRecord(n=n, spec=spec, method=options.zero_shot, mode=options.mode, seed=options.seed,
                         text_encoder=rows.text_encoder, sources=rows.sources, bias_offset=options.bias_offset,
-                        previous=previous, alignment=rows.alignment, lowshot=rows.lowshot,
+                        temperature=options.sharing_temperature, previous=previous, alignment=rows.alignment,
+                        lowshot=rows.lowshot,
                         unlabelled=rows.unlabelled)
     groups = _regroup(target.groups, spec) if target.groups is not None else None
     return Edit(head, spliced_labels(bundle.labels, target.c, spec.labels), groups, target.overrides, record)

@@ -77,6 +77,12 @@ class UnlabelledConfig:
     refine_config: RefineConfig = RefineConfig()
 
 
+# Hierarchical mode (ours): the temperature at which the new rows share c's probability. Below 1 the best
+# row takes more of it, so a clip the original model gives to c more often ends on a subcategory than on a
+# runner-up label; every prediction that was not c stays as it was at any temperature (docs/method.md §5).
+HIER_TEMPERATURE = 0.25
+
+
 @dataclass(frozen=True)
 class SplitOptions:
     """How to compute and splice the new rows.
@@ -87,6 +93,8 @@ class SplitOptions:
       meaningful with shots, which `compile_split` checks.
     text_encoder: a built-in name, an exported encoder directory, or an encoder object.
     bias_offset: added to every new row's bias (flat mode only; it cancels in hierarchical mode).
+    temperature: hierarchical mode only: the subcategories share c's probability as
+      softmax((W_new x + b_new) / temperature); None = HIER_TEMPERATURE.
     views: (clips, crops) per shot or unlabelled video, averaged at feature level.
     unlabelled: what unlabelled clips do, when `compile_split` is given some.
     """
@@ -96,6 +104,7 @@ class SplitOptions:
     init: str | None = None
     seed: int = 0
     bias_offset: float = 0.0
+    temperature: float | None = None
     text_encoder: str | os.PathLike | TextEncoder = "minilm"
     align: AlignConfig = AlignConfig()
     shot_config: ShotConfig = ShotConfig()
@@ -114,10 +123,21 @@ class SplitOptions:
             raise bad("init", f"must be one of {INITS}, got {self.init!r}")
         if self.bias_offset and self.mode == "hierarchical":
             raise bad("bias_offset", "has no effect in hierarchical mode (it cancels in the log-softmax)")
+        if self.temperature is not None and self.mode != "hierarchical":
+            raise bad("temperature", "applies to hierarchical mode only (flat rows compete with the old ones as they are)")
+        if self.temperature is not None and not 0.0 < self.temperature <= 1e3:
+            raise bad("temperature", f"must be in (0, 1000], got {self.temperature}")
         if not 0.0 < self.unlabelled.locality_target <= 1.0:
             raise bad("locality_target", f"must be in (0, 1], got {self.unlabelled.locality_target}")
         if self.views[0] < 1 or self.views[1] not in (1, 3):
             raise bad("views", f"must be (clips >= 1, crops 1 or 3), got {self.views}")
+
+    @property
+    def sharing_temperature(self) -> float | None:
+        """The temperature at which the new rows share c's probability (hierarchical mode), else None."""
+        if self.mode != "hierarchical":
+            return None
+        return HIER_TEMPERATURE if self.temperature is None else self.temperature
 
     @property
     def start(self) -> str:

@@ -265,6 +265,7 @@ class EditRecord:
     sources: tuple[Source, ...]
     bias_offset: float
     previous: Previous
+    temperature: float | None = None  # hierarchical mode: the rows share c's probability at this temperature
     created: str = ""
     timings: Mapping[str, float] = field(default_factory=dict)
     alignment: Alignment | None = None
@@ -282,8 +283,10 @@ class EditRecord:
             doc["lowshot"] = self.lowshot.to_json()
         if self.unlabelled is not None:
             doc["unlabelled"] = self.unlabelled.to_json()
-        doc.update(sources=[s.to_json() for s in self.sources], bias_offset=self.bias_offset,
-                   created=self.created, timings=dict(self.timings), previous=self.previous.to_json())
+        doc.update(sources=[s.to_json() for s in self.sources], bias_offset=self.bias_offset)
+        if self.temperature is not None:
+            doc["temperature"] = self.temperature
+        doc.update(created=self.created, timings=dict(self.timings), previous=self.previous.to_json())
         return doc
 
     def shown_json(self) -> dict[str, Any]:
@@ -294,7 +297,7 @@ class EditRecord:
     def from_json(cls, doc: Any, where: str) -> EditRecord:
         """Validate one `edits` entry; `where` names it in errors (`<bundle.json>: edits[2]`)."""
         f = _Fields(doc, where, ("n", "op", "spec", "method", "mode", "seed", "text_encoder", "alignment",
-                                 "lowshot", "unlabelled", "sources", "bias_offset", "created", "timings", "previous"),
+                                 "lowshot", "unlabelled", "sources", "bias_offset", "temperature", "created", "timings", "previous"),
                     ("n", "op", "spec", "method", "mode", "seed", "sources", "bias_offset", "previous"))
         n = f.int("n", 1)
         f.choice("op", ("split",))
@@ -310,6 +313,9 @@ class EditRecord:
             else EncoderRef.from_json(doc["text_encoder"], f"{where}.text_encoder"),
             sources=tuple(Source.from_json(s, f"{where}.sources[{i}]") for i, s in enumerate(sources)),
             bias_offset=f.number("bias_offset"),
+            temperature=f.get("temperature", lambda v: type(v) in (int, float) and 0 < v < float("inf"),
+                              "a positive number",
+                              optional=True),
             previous=Previous.from_json(doc["previous"], f"{where}.previous", n),
             created=f.get("created", lambda v: isinstance(v, str), "a string", optional=True) or "",
             timings=timings or {},

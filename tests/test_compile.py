@@ -69,6 +69,43 @@ def test_sequence_of_edits_and_undo_byte_for_byte(src, tmp_path):
     assert r.exit_code != 0 and "no edits to undo" in r.output and not (tmp_path / "e").exists()
 
 
+def test_hierarchical_temperature_divides_the_rows_and_is_recorded(src, tmp_path):
+    """The rows share c's probability at the temperature: the same MR rows at T = 1 and at the default
+    differ by exactly that factor, every other logit is bit-identical, and the record keeps it."""
+    from catsplit.compiler.options import HIER_TEMPERATURE
+
+    heads = {}
+    for t in (1.0, None):
+        out = tmp_path / f"t{t}"
+        compile_split(src.path, SPLIT, out, SplitOptions(method="mr", mode="hierarchical", temperature=t,
+                                                         text_encoder=BOW))
+        heads[t] = load_bundle(out)
+        assert heads[t].edits[-1]["temperature"] == (t or HIER_TEMPERATURE)
+    x = np.random.default_rng(1).standard_normal((64, DIM)).astype(np.float32)
+    one, default = logits(heads[1.0].head_path, x), logits(heads[None].head_path, x)
+    np.testing.assert_array_equal(one[:, :-2], default[:, :-2])
+    c = LABELS.index("Moving something")
+    zc = logits(src.head_path, x)[:, c]
+    sub = lambda z: z[:, -2:] - zc[:, None]  # noqa: E731  log_softmax of the rows / T
+    np.testing.assert_allclose(np.exp(sub(one)).sum(1), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(sub(default)).sum(1), 1, rtol=1e-5)
+    gap1, gap_t = np.diff(sub(one), axis=1), np.diff(sub(default), axis=1)
+    np.testing.assert_allclose(gap_t, gap1 / HIER_TEMPERATURE, rtol=1e-4, atol=1e-4)
+    assert "temperature" not in load_bundle(_flat(src, tmp_path)).edits[-1]
+
+
+def _flat(src, tmp_path):
+    out = tmp_path / "flat"
+    compile_split(src.path, SPLIT, out, SplitOptions(method="mr", text_encoder=BOW))
+    return out
+
+
+def test_the_help_states_the_temperature_default():
+    from catsplit.compiler.options import HIER_TEMPERATURE
+
+    assert f"[default: {HIER_TEMPERATURE}]" in CliRunner().invoke(compile_cmd, ["--help"]).output
+
+
 def _no_groups(tmp_path):
     return make_bundle(tmp_path / "nogroups", groups=None)
 
@@ -85,6 +122,8 @@ BAD = {
     "no group with 2 rows": (SPLIT, ["--groups", "GROUPS1"], "no group with 2 or more labels"),
     "bias offset in hierarchical": (SPLIT, ["--mode", "hierarchical", "--bias-offset", "1"], "no effect"),
     "shots with unknown label": (SPLIT, ["--shots", "SHOTS"], "not a subcategory"),
+    "temperature in flat mode": (SPLIT, ["--hier-temperature", "0.5"], "hierarchical mode only"),
+    "temperature zero": (SPLIT, ["--mode", "hierarchical", "--hier-temperature", "0"], "--hier-temperature"),
 }
 
 

@@ -140,7 +140,7 @@ def test_end_to_end_on_a_tiny_bundle(tiny_world_bundle, minilm, tmp_path):
 
 def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minilm, tmp_path):
     """The harness computes MA rows once and reuses them; that must equal what edit_rows gives for each
-    method on its own (mode, bias offset, one-shot training from MA init)."""
+    method on its own (mode, bias offset, hierarchical temperature, one-shot training from MA init)."""
     from benchmarks.edit_quality.data import load_world
     from catsplit.compiler.compile import EditTarget, Shots, edit_rows
     from catsplit.compiler.groups import resolve_groups
@@ -151,11 +151,11 @@ def test_shared_zero_shot_rows_equal_one_edit_rows_call(tiny_world_bundle, minil
     spec = M.spec_of(world, TARGET)
     c = world.bundle.labels.index(TARGET)
     groups = resolve_groups(world.bundle)
-    for key in ("ma_hier", "ma_bias-1", "shot_ma", "shot_ma_hier"):
+    for key in ("ma_hier", "ma_hier_t1", "ma_bias-1", "shot_ma", "shot_ma_hier", "shot_ma_hier_t1"):
         m = M.BY_KEY[key]
         shots = Shots(*M.shots_of(world, TARGET, 1, m.shots)) if m.shots else None
         new = edit_rows(EditTarget(world.bundle, spec, world.head, world.w, world.b, c, groups),
-                        SplitOptions("ma", m.mode, "ma", 1, m.bias_offset, minilm, FAST), shots)
+                        SplitOptions("ma", m.mode, "ma", 1, m.bias_offset, m.temperature, minilm, FAST), shots)
         want = new.w, new.b
         got = rows(m, TARGET, 1)
         np.testing.assert_array_equal(got[0], want[0])
@@ -177,12 +177,12 @@ def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle
     rows = M.Rows(world, {"minilm": minilm}, FAST)
     spec, c = M.spec_of(world, TARGET), world.bundle.labels.index(TARGET)
     target = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, resolve_groups(world.bundle))
-    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5", "shot_ma_cal48"):
+    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5", "shot_ma_cal48", "ma_rescale_cal48"):
         m = dataclasses.replace(M.BY_KEY[key], unlabelled=2 if M.BY_KEY[key].unlabelled else 0)
         pool = Pool.of(world.head, world.unlabelled(2)) if m.unlabelled else None
         shots = Shots(*M.shots_of(world, TARGET, 1, m.shots)) if m.shots else None
         options = SplitOptions("ma", m.mode, "ma" if shots else None, seed=1, text_encoder=minilm,
-                               align=dataclasses.replace(FAST, ensemble=m.ensemble),
+                               align=dataclasses.replace(FAST, ensemble=m.ensemble, rescale=m.rescale),
                                unlabelled=UnlabelledConfig(refine=m.refine))
         want = edit_rows(target, options, shots, pool=pool)
         if shots is not None:

@@ -4,8 +4,8 @@ starting rows, low-shot isolated fine-tuning), spliced by `compiler.splice.splic
 baseline is the benchmark's own (the compiler has no such method): a ridge map from label-text
 embeddings to head rows, with no modifier structure.
 
-A method is a `Method(name, mode, init, method, shots, encoder, bias_offset)`; `rows` turns it into new
-rows for one target and seed.
+A method is a `Method(key, label, family, ...)` of compiler settings; `Rows` turns it into new rows for
+one target and seed.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.edit_quality.data import World
-from catsplit.compiler.compile import EditTarget, NewRows, Pool, Shots, adapt_rows, edit_rows, fine_tune_rows
+from catsplit.compiler.compile import (EditTarget, NewRows, Pool, Shots, adapt_rows, edit_rows, finish_rows,
+                                      fine_tune_rows)
 from catsplit.compiler.groups import resolve_groups
 from catsplit.compiler.options import AlignConfig, SplitOptions, UnlabelledConfig
 from catsplit.compiler.spec import SplitSpec, parse_spec
@@ -36,6 +37,7 @@ class Method:
     shots: str | None = None     # None, "one" (one clip per subcategory) or "all" (the whole pool)
     encoder: str = "minilm"
     bias_offset: float = 0.0
+    temperature: float | None = None   # hierarchical mode: SplitOptions.temperature (None: the compiler's default)
     unlabelled: int = 0          # deploy clips per fine label to refine/calibrate on (0: none)
     refine: bool = True          # with `unlabelled`: refine then calibrate (False: calibrate only)
     ensemble: int = 1            # MA maps averaged (AlignConfig.ensemble)
@@ -62,6 +64,10 @@ METHODS = (
     Method("ma_randtext", "MA (flat), random text vectors", "ablation", init="ma", encoder="random"),
     Method("ma_bias-1", "MA (flat), bias offset -1", "bias offset", init="ma", bias_offset=-1.0),
     Method("ma_bias-2", "MA (flat), bias offset -2", "bias offset", init="ma", bias_offset=-2.0),
+    *(Method(f"ma_hier_t{t:g}", f"MA (hierarchical), temperature {t:g}", "hierarchical temperature",
+             mode="hierarchical", init="ma", temperature=t) for t in (1.0, 0.5, 0.1)),
+    Method("shot_ma_hier_t1", "one-shot, new rows, MA init, hierarchical, temperature 1", "hierarchical temperature",
+           mode="hierarchical", init="ma", shots="one", temperature=1.0),
     Method("ma_5seeds", "MA (flat), seeds 0-4", "seeds", init="ma", seeds=(0, 1, 2, 3, 4)),
     Method("ma_ens5", "MA (flat), 5 maps averaged", "text signal", init="ma", ensemble=5),
     Method("ma_rescale", "MA (flat), rows at the coarse row's norm", "text signal", init="ma", rescale=True),
@@ -69,6 +75,8 @@ METHODS = (
              unlabelled=n, refine=False) for n in POOL_SIZES),
     *(Method(f"ma_ref{n}", f"MA (flat), refined + calibrated, {n} unlabelled clips/label", "unlabelled",
              init="ma", unlabelled=n) for n in POOL_SIZES),
+    Method("ma_rescale_cal48", "MA (flat), rows at the coarse row's norm, calibrated, 48 unlabelled clips/label",
+           "unlabelled", init="ma", rescale=True, unlabelled=48, refine=False),
     Method("ma_hier_ref48", "MA (hierarchical), refined, 48 unlabelled clips/label", "unlabelled",
            mode="hierarchical", init="ma", unlabelled=48),
     Method("shot_ma_cal48", "one-shot, MA init, unlabelled negatives + calibrated, 48 clips/label", "unlabelled",
@@ -139,8 +147,8 @@ class Rows:
 
     MR/MA rows come from `edit_rows` (flat, no shots, no offset) once per (init, encoder, target, seed)
     and serve every method built on them: the hierarchical edit (edit_rows's zero-shot rows do not
-    depend on the mode), the bias offsets (added to the biases, as edit_rows does), one-shot MA init and
-    the unlabelled pool (`fine_tune_rows` and `adapt_rows` on those rows, the calls edit_rows makes).
+    depend on the mode), one-shot MA init and the unlabelled pool (`fine_tune_rows`, `adapt_rows` and
+    `finish_rows` on those rows: the calls edit_rows makes).
     The pool's labels are never read: only its features go in. tests/test_edit_quality.py checks
     that this gives exactly what one edit_rows call with those settings gives. Coarse/random starts are
     cheap and go through edit_rows whole.
@@ -180,21 +188,20 @@ class Rows:
         shots = Shots(*shots_of(world, target, seed, method.shots)) if method.shots else None
         if method.init not in ("ma", "mr"):
             return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
-                                   bias_offset=method.bias_offset)
+                                   bias_offset=method.bias_offset, temperature=method.temperature)
         key = (method.init, method.encoder, method.ensemble, method.rescale, target, seed)
         if key not in self._zero_shot:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
-        w_new, b_new = self._zero_shot[key]
-        if shots is None and not method.unlabelled:
-            return w_new, (b_new + np.float32(method.bias_offset)).astype(np.float32)
-        # the rest of edit_rows after the zero-shot rows: fine-tuning, then the unlabelled pool
+        # the rest of edit_rows after the zero-shot rows: fine-tuning, the unlabelled pool, finish_rows
         options = SplitOptions(method=method.init, mode=method.mode, init=method.init, seed=seed,
+                               bias_offset=method.bias_offset, temperature=method.temperature,
                                unlabelled=UnlabelledConfig(refine=method.refine))
         edit = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, self.groups)
         pool = self.pool(method.unlabelled) if method.unlabelled else None
-        rows = NewRows(w_new, b_new, ())
+        rows = NewRows(*self._zero_shot[key], ())
         if shots is not None:
             rows = fine_tune_rows(edit, rows, options, shots, pool)
         if pool is not None:
             rows = adapt_rows(edit, rows, options, pool)
-        return rows.w, (rows.b + np.float32(method.bias_offset)).astype(np.float32)
+        rows = finish_rows(rows, options)
+        return rows.w, rows.b
