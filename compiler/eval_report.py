@@ -38,6 +38,10 @@ def _cell(text: str) -> str:
     return printable(text).replace("|", "\\|")
 
 
+def _temperature(e) -> str:
+    return "" if e.temperature is None else f" (temperature {e.temperature:g})"
+
+
 def _unlabelled_line(e) -> list[str]:
     u = e.unlabelled
     if u is None:
@@ -61,7 +65,8 @@ def markdown(r: EvalReport) -> str:
     out = [f'# Edit {e.n} of {_cell(r.edited)}: split "{_cell(r.coarse)}" into {len(r.subcategories)}', "",
            f"- original: {_cell(r.original)}; clips: {_cell(r.clips_csv)} ({len(r.clips)} evaluated, "
            f"{len(r.skipped)} skipped); views {r.views[0]}x{r.views[1]}",
-           f"- method: {how}, mode {e.mode}, seed {e.seed}, text encoder {enc}, bias offset {e.bias_offset:g}",
+           f"- method: {how}, mode {e.mode}{_temperature(e)}, seed {e.seed}, text encoder {enc}, "
+           f"bias offset {e.bias_offset:g}",
            *_unlabelled_line(e), "",
            "| metric | value | clips |", "|---|---|---|",
            f"| generality (pooled) | {_pct(r.generality)} | {s.correct}/{s.clips} |"]
