@@ -36,6 +36,8 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--ma-ensemble", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train this many MA maps (seeds SEED, SEED+1, ...) and average their rows.")
 @click.option("--ma-rescale", is_flag=True, help="Rescale each MA row to the coarse row's norm (MA's rows are longer).")
+@click.option("--ma-with-mr", is_flag=True,
+              help="Average each MA row with modifier retrieval's row for the same subcategory.")
 @click.option("--shot-epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Low-shot maximum epochs.")
 @click.option("--shot-min-steps", type=click.IntRange(min=0), default=50, show_default=True,
               help="Low-shot optimiser steps before early stopping may stop training.")
@@ -63,8 +65,9 @@ from catsplit.runtime.cli import OneLineCommand, one_line_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the edit record as JSON.")
 @one_line_errors
 def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, groups_file, seed, bias_offset,
-                temperature, ma_epochs, ma_ensemble, ma_rescale, shot_epochs, shot_min_steps, shot_penalty, shot_cap, shot_init_weight,
-                shots_keep_coarse, clips, crops, unlabelled, refine, locality_target, force, as_json):
+                temperature, ma_epochs, ma_ensemble, ma_rescale, ma_with_mr, shot_epochs, shot_min_steps,
+                shot_penalty, shot_cap, shot_init_weight, shots_keep_coarse, clips, crops, unlabelled, refine,
+                locality_target, force, as_json):
     """Split one coarse label of BUNDLE into the subcategories of SPLIT.json, writing a new bundle.
 
     The new bundle shares BUNDLE's backbone, has a new head.onnx and label list, and records the edit
@@ -75,8 +78,9 @@ def compile_cmd(bundle, spec, out, method, mode, shots, init, text_encoder, grou
     from catsplit.compiler.options import AlignConfig, ShotConfig, SplitOptions, UnlabelledConfig
 
     options = SplitOptions(method=method, mode=mode, init=init, seed=seed, bias_offset=bias_offset,
-                           temperature=temperature,
-                           text_encoder=text_encoder, align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble, rescale=ma_rescale),
+                           temperature=temperature, text_encoder=text_encoder,
+                           align=AlignConfig(max_epochs=ma_epochs, ensemble=ma_ensemble, rescale=ma_rescale,
+                                             with_mr=ma_with_mr),
                            shot_config=ShotConfig(max_epochs=shot_epochs, min_steps=shot_min_steps,
                                                   penalty=shot_penalty, cap=shot_cap, init_weight=shot_init_weight,
                                                   keep_coarse=shots_keep_coarse),

@@ -250,7 +250,8 @@ def _dictionary(target: EditTarget, options: SplitOptions) -> Dictionary:
 
 
 def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) -> NewRows:
-    """MR or MA rows (docs/method.md §2-3), before any offset or fine-tuning."""
+    """MR or MA rows, or their mean (`AlignConfig.with_mr`) (docs/method.md §2-3), before any offset or
+    fine-tuning."""
     spec = target.spec
     dictionary = _dictionary(target, options)
     clock.lap("dictionary")
@@ -258,19 +259,24 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
     ref = EncoderRef(encoder.name, encoder.sha256)
     clock.lap("text_encoder")
     w_c, mods = target.w[target.c], target.new_modifiers()
-    if options.zero_shot == "mr":
-        rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
-        sources = tuple(Source(r.target, f"W[c] + v[{r.entry}]", m, r.entry, r.group, round(r.score, 6),
-                               round(r.modifier_score, 6), round(r.label_score, 6)) for r, m in zip(found, mods))
-        alignment = None
-    else:
+    alignment = None
+    if options.zero_shot == "ma":
         rows, fit = modifier_alignment(encoder, w_c, mods, dictionary, target.bundle.labels, target.w,
                                        options.seed, options.align)
-        sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
         alignment = Alignment(fit.num_pairs, fit.epochs, fit.best_epoch, round(fit.best_cosine_ema, 6),
-                              options.align.max_epochs, options.align.ensemble, options.align.rescale)
+                              options.align.max_epochs, options.align.ensemble, options.align.rescale,
+                              options.align.with_mr)
         if options.align.rescale:
             rows = zero_shot_start(rows, w_c, 1.0)
+    if options.zero_shot == "mr" or options.align.with_mr:
+        mr_rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
+        origin = "({} + W[c] + g(phi(modifier))) / 2" if alignment else "{}"
+        sources = tuple(Source(r.target, origin.format(f"W[c] + v[{r.entry}]"), m, r.entry, r.group,
+                               round(r.score, 6), round(r.modifier_score, 6), round(r.label_score, 6))
+                        for r, m in zip(found, mods))
+        rows = (rows + mr_rows) / 2 if alignment else mr_rows
+    else:
+        sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
     clock.lap(options.zero_shot)
     b_new = np.full(len(spec.into), target.b[target.c], np.float32)  # b_new[s_i] = b[c]
     return NewRows(rows.astype(np.float32), b_new, sources, ref, alignment)

@@ -30,6 +30,7 @@ class AlignConfig:
     min_delta: float = 1e-3
     ensemble: int = 1  # maps trained (seeds seed..seed+n-1) whose predicted rows are averaged (ours)
     rescale: bool = False  # each new row rescaled to W[c]'s norm (ours; MA's rows are 1.4-1.5x as long)
+    with_mr: bool = False  # each new row averaged with MR's row for the same subcategory (ours)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,7 @@ class Alignment:
     max_epochs: int
     ensemble: int = 1   # maps averaged; the other fields are the first map's
     rescale: bool = False  # rows rescaled to W[c]'s norm
+    with_mr: bool = False  # rows averaged with MR's
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -179,10 +180,14 @@ class Alignment:
     @classmethod
     def from_json(cls, doc: Any, where: str) -> Alignment:
         keys = ("pairs", "epochs", "best_epoch", "best_cosine_ema", "max_epochs")
-        f = _Fields(doc, where, (*keys, "ensemble", "rescale"), keys)
+        f = _Fields(doc, where, (*keys, "ensemble", "rescale", "with_mr"), keys)
+
+        def flag(key: str) -> bool:
+            return f.get(key, lambda v: isinstance(v, bool), "true or false", optional=True) or False
+
         return cls(f.int("pairs", 1), f.int("epochs", 1), f.int("best_epoch"), f.number("best_cosine_ema"),
-                   f.int("max_epochs", 1), f.int("ensemble", 1) if "ensemble" in doc else 1,
-                   f.get("rescale", lambda v: isinstance(v, bool), "true or false", optional=True) or False)
+                   f.int("max_epochs", 1), f.int("ensemble", 1) if "ensemble" in doc else 1, flag("rescale"),
+                   flag("with_mr"))
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,31 @@ def _flat(src, tmp_path):
     return out
 
 
+def test_ma_with_mr_is_the_mean_of_the_two_methods_rows(src):
+    """--ma-with-mr: each row is the mean of MA's (here rescaled) row and MR's row for that subcategory; the
+    record and the sources say so."""
+    import dataclasses
+
+    from catsplit.compiler.compile import EditTarget, edit_rows
+    from catsplit.compiler.groups import resolve_groups
+    from catsplit.compiler.head import load_head, read_rows
+    from catsplit.compiler.options import AlignConfig
+    from catsplit.compiler.spec import parse_spec
+
+    head = load_head(src.head_path)
+    w, b = read_rows(head)
+    c = LABELS.index("Moving something")
+    target = EditTarget(src, parse_spec(SPLIT, "spec"), head, w, b, c, resolve_groups(src))
+    ma = SplitOptions(method="ma", text_encoder=BOW, seed=2, align=AlignConfig(max_epochs=20, rescale=True))
+    both = edit_rows(target, dataclasses.replace(ma, align=dataclasses.replace(ma.align, with_mr=True)))
+    alone, mr = edit_rows(target, ma), edit_rows(target, SplitOptions(method="mr", text_encoder=BOW))
+    np.testing.assert_allclose(both.w, (alone.w + mr.w) / 2, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(alone.w, mr.w)
+    assert both.alignment.with_mr and not alone.alignment.with_mr
+    assert [s.entry for s in both.sources] == [s.entry for s in mr.sources] and all(
+        s.origin.endswith("g(phi(modifier))) / 2") for s in both.sources)
+
+
 def test_the_help_states_the_temperature_default():
     from catsplit.compiler.options import HIER_TEMPERATURE
 

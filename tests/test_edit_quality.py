@@ -177,12 +177,14 @@ def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle
     rows = M.Rows(world, {"minilm": minilm}, FAST)
     spec, c = M.spec_of(world, TARGET), world.bundle.labels.index(TARGET)
     target = EditTarget(world.bundle, spec, world.head, world.w, world.b, c, resolve_groups(world.bundle))
-    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5", "shot_ma_cal48", "ma_rescale_cal48"):
+    for key in ("ma_cal8", "ma_ref8", "ma_hier_ref48", "ma_ens5", "shot_ma_cal48", "ma_rescale_cal48", "ma_mr_ref48",
+                "ma_mr"):
         m = dataclasses.replace(M.BY_KEY[key], unlabelled=2 if M.BY_KEY[key].unlabelled else 0)
         pool = Pool.of(world.head, world.unlabelled(2)) if m.unlabelled else None
         shots = Shots(*M.shots_of(world, TARGET, 1, m.shots)) if m.shots else None
         options = SplitOptions("ma", m.mode, "ma" if shots else None, seed=1, text_encoder=minilm,
-                               align=dataclasses.replace(FAST, ensemble=m.ensemble, rescale=m.rescale),
+                               align=dataclasses.replace(FAST, ensemble=m.ensemble, rescale=m.rescale,
+                                                         with_mr=m.with_mr),
                                unlabelled=UnlabelledConfig(refine=m.refine))
         want = edit_rows(target, options, shots, pool=pool)
         if shots is not None:

@@ -42,6 +42,7 @@ class Method:
     refine: bool = True          # with `unlabelled`: refine then calibrate (False: calibrate only)
     ensemble: int = 1            # MA maps averaged (AlignConfig.ensemble)
     rescale: bool = False        # MA rows at W[c]'s norm (AlignConfig.rescale)
+    with_mr: bool = False        # MA rows averaged with MR's (AlignConfig.with_mr)
     seeds: tuple[int, ...] | None = None   # these seeds instead of the run's (a method that needs more)
 
 
@@ -71,12 +72,18 @@ METHODS = (
     Method("ma_5seeds", "MA (flat), seeds 0-4", "seeds", init="ma", seeds=(0, 1, 2, 3, 4)),
     Method("ma_ens5", "MA (flat), 5 maps averaged", "text signal", init="ma", ensemble=5),
     Method("ma_rescale", "MA (flat), rows at the coarse row's norm", "text signal", init="ma", rescale=True),
+    Method("ma_mr", "MA + MR (flat), MA's rows at the coarse row's norm, averaged with MR's", "text signal",
+           init="ma", rescale=True, with_mr=True),
     *(Method(f"ma_cal{n}", f"MA (flat), calibrated, {n} unlabelled clips/label", "unlabelled", init="ma",
              unlabelled=n, refine=False) for n in POOL_SIZES),
     *(Method(f"ma_ref{n}", f"MA (flat), refined + calibrated, {n} unlabelled clips/label", "unlabelled",
              init="ma", unlabelled=n) for n in POOL_SIZES),
     Method("ma_rescale_cal48", "MA (flat), rows at the coarse row's norm, calibrated, 48 unlabelled clips/label",
            "unlabelled", init="ma", rescale=True, unlabelled=48, refine=False),
+    Method("ma_mr_cal48", "MA + MR (flat), calibrated, 48 unlabelled clips/label", "unlabelled", init="ma",
+           rescale=True, with_mr=True, unlabelled=48, refine=False),
+    Method("ma_mr_ref48", "MA + MR (flat), refined + calibrated, 48 unlabelled clips/label", "unlabelled",
+           init="ma", rescale=True, with_mr=True, unlabelled=48),
     Method("ma_hier_ref48", "MA (hierarchical), refined, 48 unlabelled clips/label", "unlabelled",
            mode="hierarchical", init="ma", unlabelled=48),
     Method("shot_ma_cal48", "one-shot, MA init, unlabelled negatives + calibrated, 48 clips/label", "unlabelled",
@@ -173,7 +180,7 @@ class Rows:
         options = SplitOptions(method="mr" if method.init == "mr" else "ma", init=method.init, seed=seed,
                                text_encoder=self.encoders.get(method.encoder, method.encoder),
                                align=dataclasses.replace(self.align, ensemble=method.ensemble,
-                                                         rescale=method.rescale),
+                                                         rescale=method.rescale, with_mr=method.with_mr),
                                **kw)  # a coarse/random start never loads the encoder: its name will do
         rows = edit_rows(EditTarget(w.bundle, spec, w.head, w.w, w.b, c, self.groups), options, shots)
         return rows.w, rows.b
@@ -189,7 +196,7 @@ class Rows:
         if method.init not in ("ma", "mr"):
             return self._edit_rows(spec, c, method, seed, mode=method.mode, shots=shots,
                                    bias_offset=method.bias_offset, temperature=method.temperature)
-        key = (method.init, method.encoder, method.ensemble, method.rescale, target, seed)
+        key = (method.init, method.encoder, method.ensemble, method.rescale, method.with_mr, target, seed)
         if key not in self._zero_shot:
             self._zero_shot[key] = self._edit_rows(spec, c, method, seed)
         # the rest of edit_rows after the zero-shot rows: fine-tuning, the unlabelled pool, finish_rows

@@ -240,7 +240,12 @@ GAPS = [  # (what, a, b, metric)
     ("MA, 5 maps averaged - MA", "ma_ens5", "ma", "generality"),
     ("MA, rows at the coarse row's norm - MA", "ma_rescale", "ma", "generality"),
     ("MA, rows at the coarse row's norm - MA", "ma_rescale", "ma", "locality"),
+    ("MA + MR - MA", "ma_mr", "ma", "generality"),
+    ("MA + MR - MA", "ma_mr", "ma", "locality"),
+    ("MA + MR - MR", "ma_mr", "mr", "generality"),
+    ("MA + MR - MR", "ma_mr", "mr", "locality"),
     ("MA at the coarse row's norm, calibrated (48) - MA", "ma_rescale_cal48", "ma", "generality"),
+    ("MA + MR, calibrated (48) - MA", "ma_mr_cal48", "ma", "generality"),
     ("MA refined + calibrated (48) - MA", "ma_ref48", "ma", "generality"),
     ("MA refined + calibrated (48) - one-shot coarse init", "ma_ref48", "shot_coarse", "generality"),
     ("one-shot: MA init - coarse init", "shot_ma", "shot_coarse", "generality"),
@@ -273,10 +278,11 @@ def goal_checks(doc: dict) -> list[str]:
         if None not in (cg, cl, ma):
             checks.append((f"calibrated flat MA (48 clips/label): locality >= 99.5 ({cl:.1f}) and generality >= "
                            f"flat MA's ({cg:.1f} vs {ma:.1f})", cl >= 99.5 and cg >= ma))
-        cg, cl = get("ma_rescale_cal48", "generality"), get("ma_rescale_cal48", "locality")
-        if None not in (cg, cl, ma):
-            checks.append((f"calibrated flat MA at the coarse row's norm (48 clips/label): locality >= 99.5 "
-                           f"({cl:.1f}) and generality >= flat MA's ({cg:.1f} vs {ma:.1f})", cl >= 99.5 and cg >= ma))
+        for key, what in (("ma_rescale_cal48", "flat MA at the coarse row's norm"), ("ma_mr_cal48", "flat MA + MR")):
+            cg, cl = get(key, "generality"), get(key, "locality")
+            if None not in (cg, cl, ma):
+                checks.append((f"calibrated {what} (48 clips/label): locality >= 99.5 ({cl:.1f}) and generality "
+                               f">= flat MA's ({cg:.1f} vs {ma:.1f})", cl >= 99.5 and cg >= ma))
         rg, rl, sg = get("ma_ref48", "generality"), get("ma_ref48", "locality"), get("shot_coarse", "generality")
         if None not in (rg, rl, sg):
             checks.append((f"refined MA, no label: generality >= one-shot coarse init's ({rg:.1f} vs {sg:.1f}) at "
