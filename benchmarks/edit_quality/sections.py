@@ -135,9 +135,10 @@ Notes (written for the committed run, 2026-12-02; the tables are recomputed on e
 - **One-shot beats zero-shot by far** here (45 against 27 on A, at 93-95 locality, flat): one clip of
   each subcategory shows the head what the label text cannot tell it (which shape, how many twists).
   MA init against coarse init: +1.5 on A, -2.1 on B, no consistent effect (as on SSv2).
-- **Hierarchical mode loses more** here (17.7 against 27.0 on A; SSv2 37.3 against 43.0): the original
-  model puts fewer of a target's clips into the target (83% per-class accuracy on A's collapsed groups,
-  92% on SSv2's), and a hierarchical edit cannot take the others back.
+- **Hierarchical mode loses more** here (21.3 against 27.0 on A at the default temperature 0.25, 17.7 at
+  temperature 1; SSv2 40.3 and 37.3 against 43.0): the original model puts fewer of a target's clips into
+  the target (83% per-class accuracy on A's collapsed groups, 92% on SSv2's), and a hierarchical edit
+  cannot take the others back.
 - **All train clips** are 8 per subcategory here (`--n-train 8`, to keep the run short), not 48.
 """
 
