@@ -125,7 +125,8 @@ class SplitOptions:
         if self.bias_offset and self.mode == "hierarchical":
             raise bad("bias_offset", "has no effect in hierarchical mode (it cancels in the log-softmax)")
         if self.temperature is not None and self.mode != "hierarchical":
-            raise bad("temperature", "applies to hierarchical mode only (flat rows compete with the old ones as they are)")
+            raise bad("temperature", "applies to hierarchical mode only (flat rows compete with the old ones as "
+                                     "they are)")
         if self.temperature is not None and not 0.0 < self.temperature <= 1e3:
             raise bad("temperature", f"must be in (0, 1000], got {self.temperature}")
         if not 0.0 < self.unlabelled.locality_target <= 1.0:

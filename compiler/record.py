@@ -302,7 +302,8 @@ class EditRecord:
     def from_json(cls, doc: Any, where: str) -> EditRecord:
         """Validate one `edits` entry; `where` names it in errors (`<bundle.json>: edits[2]`)."""
         f = _Fields(doc, where, ("n", "op", "spec", "method", "mode", "seed", "text_encoder", "alignment",
-                                 "lowshot", "unlabelled", "sources", "bias_offset", "temperature", "created", "timings", "previous"),
+                                 "lowshot", "unlabelled", "sources", "bias_offset", "temperature", "created", "timings",
+                                 "previous"),
                     ("n", "op", "spec", "method", "mode", "seed", "sources", "bias_offset", "previous"))
         n = f.int("n", 1)
         f.choice("op", ("split",))
