@@ -259,8 +259,8 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
     ref = EncoderRef(encoder.name, encoder.sha256)
     clock.lap("text_encoder")
     w_c, mods = target.w[target.c], target.new_modifiers()
-    alignment = None
-    if options.zero_shot == "ma":
+    ma, alignment = options.zero_shot == "ma", None
+    if ma:
         rows, fit = modifier_alignment(encoder, w_c, mods, dictionary, target.bundle.labels, target.w,
                                        options.seed, options.align)
         alignment = Alignment(fit.num_pairs, fit.epochs, fit.best_epoch, round(fit.best_cosine_ema, 6),
@@ -268,15 +268,13 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
                               options.align.with_mr)
         if options.align.rescale:
             rows = zero_shot_start(rows, w_c, 1.0)
-    if options.zero_shot == "mr" or options.align.with_mr:
-        mr_rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
-        origin = "({} + W[c] + g(phi(modifier))) / 2" if alignment else "{}"
-        sources = tuple(Source(r.target, origin.format(f"W[c] + v[{r.entry}]"), m, r.entry, r.group,
-                               round(r.score, 6), round(r.modifier_score, 6), round(r.label_score, 6))
-                        for r, m in zip(found, mods))
-        rows = (rows + mr_rows) / 2 if alignment else mr_rows
-    else:
         sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
+    if not ma or options.align.with_mr:
+        mr_rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
+        origin = "(W[c] + v[{}] + W[c] + g(phi(modifier))) / 2" if ma else "W[c] + v[{}]"
+        sources = tuple(Source(r.target, origin.format(r.entry), m, r.entry, r.group, round(r.score, 6),
+                               round(r.modifier_score, 6), round(r.label_score, 6)) for r, m in zip(found, mods))
+        rows = (rows + mr_rows) / 2 if ma else mr_rows
     clock.lap(options.zero_shot)
     b_new = np.full(len(spec.into), target.b[target.c], np.float32)  # b_new[s_i] = b[c]
     return NewRows(rows.astype(np.float32), b_new, sources, ref, alignment)
@@ -370,8 +368,7 @@ def assemble(target: EditTarget, rows: NewRows, options: SplitOptions) -> Edit:
     record = EditRecord(n=n, spec=spec, method=options.zero_shot, mode=options.mode, seed=options.seed,
                         text_encoder=rows.text_encoder, sources=rows.sources, bias_offset=options.bias_offset,
                         temperature=options.sharing_temperature, previous=previous, alignment=rows.alignment,
-                        lowshot=rows.lowshot,
-                        unlabelled=rows.unlabelled)
+                        lowshot=rows.lowshot, unlabelled=rows.unlabelled)
     groups = _regroup(target.groups, spec) if target.groups is not None else None
     return Edit(head, spliced_labels(bundle.labels, target.c, spec.labels), groups, target.overrides, record)
 
