@@ -310,6 +310,7 @@ TAMPER = {
     "a source is malformed": (lambda d: d["edits"][0].update(sources=[{"label": 5, "from": "x"}]),
                               "sources[0].label"),
     "timings malformed": (lambda d: d["edits"][0].update(timings=[1]), "timings: must be an object"),
+    "temperature zero": (lambda d: d["edits"][0].update(temperature=0), "temperature: must be a positive number"),
 }
 for _name, (_change, _expect) in TAMPER.items():
     for _command in ("undo", "list"):
