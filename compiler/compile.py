@@ -268,8 +268,9 @@ def _zero_shot_rows(target: EditTarget, options: SplitOptions, clock: _Clock) ->
                               options.align.with_mr)
         if options.align.rescale:
             rows = zero_shot_start(rows, w_c, 1.0)
+    if ma and not options.align.with_mr:
         sources = tuple(Source(s, "W[c] + g(phi(modifier))", m) for s, m in zip(spec.labels, mods))
-    if not ma or options.align.with_mr:
+    else:
         mr_rows, found = modifier_retrieval(encoder, w_c, spec.labels, mods, dictionary)
         origin = "(W[c] + v[{}] + W[c] + g(phi(modifier))) / 2" if ma else "W[c] + v[{}]"
         sources = tuple(Source(r.target, origin.format(r.entry), m, r.entry, r.group, round(r.score, 6),

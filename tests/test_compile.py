@@ -92,13 +92,8 @@ def test_hierarchical_temperature_divides_the_rows_and_is_recorded(src, tmp_path
     np.testing.assert_allclose(np.exp(sub(default)).sum(1), 1, rtol=1e-5)
     gap1, gap_t = np.diff(sub(one), axis=1), np.diff(sub(default), axis=1)
     np.testing.assert_allclose(gap_t, gap1 / HIER_TEMPERATURE, rtol=1e-4, atol=1e-4)
-    assert "temperature" not in load_bundle(_flat(src, tmp_path)).edits[-1]
-
-
-def _flat(src, tmp_path):
-    out = tmp_path / "flat"
-    compile_split(src.path, SPLIT, out, SplitOptions(method="mr", text_encoder=BOW))
-    return out
+    compile_split(src.path, SPLIT, tmp_path / "flat", SplitOptions(method="mr", text_encoder=BOW))
+    assert "temperature" not in load_bundle(tmp_path / "flat").edits[-1]
 
 
 def test_ma_with_mr_is_the_mean_of_the_two_methods_rows(src):
