@@ -129,6 +129,12 @@ class SplitOptions:
                                      "they are)")
         if self.temperature is not None and not 0.0 < self.temperature <= 1e3:
             raise bad("temperature", f"must be in (0, 1000], got {self.temperature}")
+        ma_only = [name for name, on in (("ma_rescale", self.align.rescale), ("ma_with_mr", self.align.with_mr),
+                                          ("ma_ensemble", self.align.ensemble != 1)) if on]
+        if ma_only and self.zero_shot != "ma":  # align.rescale / with_mr / ensemble: silently unused otherwise
+            raise CompileError(f"`{ma_only[0]}` changes MA's rows, but this split computes none (it starts from "
+                               f"{self.start!r}); choose `method` ma, or `init` ma with shots",
+                               params=(ma_only[0], "method", "init"))
         if not 0.0 < self.unlabelled.locality_target <= 1.0:
             raise bad("locality_target", f"must be in (0, 1], got {self.unlabelled.locality_target}")
         if self.views[0] < 1 or self.views[1] not in (1, 3):

@@ -147,6 +147,9 @@ BAD = {
     "shots with unknown label": (SPLIT, ["--shots", "SHOTS"], "not a subcategory"),
     "temperature in flat mode": (SPLIT, ["--hier-temperature", "0.5"], "hierarchical mode only"),
     "temperature zero": (SPLIT, ["--mode", "hierarchical", "--hier-temperature", "0"], "--hier-temperature"),
+    "MA flag with MR rows": (SPLIT, ["--method", "mr", "--ma-with-mr"], "--ma-with-mr changes MA's rows"),
+    "MA flag with a coarse start": (SPLIT, ["--shots", "SHOTS", "--init", "coarse", "--ma-rescale"],
+                                    "--ma-rescale changes MA's rows"),
 }
 
 
