@@ -193,6 +193,11 @@ def test_unlabelled_and_ensemble_rows_equal_one_edit_rows_call(tiny_world_bundle
         np.testing.assert_array_equal(got[0], want.w)
         np.testing.assert_array_equal(got[1], want.b)
         assert (want.unlabelled is not None) == bool(m.unlabelled)
+    from benchmarks.edit_quality.clusters import cluster_purity
+
+    (info,) = cluster_purity(world).values()   # the diagnostic beside these rows, on the same pool
+    assert info["k"] == 9 and info["inside"] <= info["called_c"] <= len(world.deploy)
+    assert info["called_c"] > info["k"] and 0 < info["purity"] <= 1
 
 
 def test_bootstrap_gap_is_paired_over_targets():
@@ -207,3 +212,22 @@ def test_bootstrap_gap_is_paired_over_targets():
     gap, lo, hi = bootstrap_gap(doc, "A", "a", "c")
     assert gap == pytest.approx(5.0) and lo < gap < hi
     assert bootstrap_gap(doc, "A", "a", "missing") is None
+
+
+def test_purity_counts_each_clusters_most_common_label():
+    from benchmarks.edit_quality.clusters import purity
+
+    assert purity(np.array([0, 0, 1, 1]), ["a", "a", "a", "b"]) == 0.75
+    assert purity(np.array([0, 1, 2, 3]), ["a", "a", "b", "b"]) == 1.0
+
+
+def test_kmeans_finds_separated_blobs_and_not_labels_the_features_ignore():
+    from benchmarks.edit_quality.clusters import kmeans, purity
+
+    rng = np.random.default_rng(1)
+    blob = np.repeat(np.arange(3), 40)
+    z = rng.normal(size=(120, 8)) + 6.0 * np.eye(8)[blob]
+    assign = kmeans(z, 3, np.random.default_rng(0))
+    assert purity(assign, list(blob)) == 1.0
+    shuffled = list(rng.permutation(blob))  # labels unrelated to where the clips lie
+    assert purity(assign, shuffled) < 0.6

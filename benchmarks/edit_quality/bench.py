@@ -16,6 +16,7 @@ from typing import Sequence
 from benchmarks.edit_quality import encoders as E
 from benchmarks.edit_quality import full_model as F
 from benchmarks.edit_quality import methods as M
+from benchmarks.edit_quality.clusters import cluster_purity
 from benchmarks.edit_quality.data import World, load_world
 from benchmarks.edit_quality.report import to_json
 from benchmarks.edit_quality.run import Table, run_table
@@ -69,7 +70,8 @@ def run_model(model: str, path: Path, keys: Sequence[str], seeds: Sequence[int],
             "world": {"seed": world.splits.seed, "n_train": world.splits.n_train, "n_val": world.splits.n_val,
                       "n_deploy": max((r.index + 1 for r in world.deploy), default=0)},
             "targets": world.targets, "k": {t: len(world.fine(t)) for t in world.targets},
-            "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2)}
+            "val_clips": len(world.val), "original_top1": round(_original_top1(world) * 100, 2),
+            **({"clusters": cluster_purity(world)} if world.deploy else {})}
     return info, table, timings, {k: v.name for k, v in encoders.items()}
 
 
