@@ -158,27 +158,35 @@ def edit_ceiling(reference: dict[str, list[str]], max_words: int) -> dict[str, f
     return pairwise_agreement({str(k): v for k, v in linked.items()}, reference)
 
 
-def parameter_ceiling() -> list[tuple[float, list[str]]]:
+def parameter_ceiling(per_apparatus: bool = False) -> list[tuple[float, dict[str, list[str]]]]:
     """Greedy forward selection of the gym parser's element parameters whose joint value best reproduces
-    FineGym-Split's groups (fitted to the reference itself: an upper bound for parameter-keyed rules)."""
+    FineGym-Split's groups (fitted to the reference itself: an upper bound for parameter-keyed rules).
+
+    Each step adds the (apparatus, parameter) that gains most; with `per_apparatus` each apparatus has a
+    key of its own (the authors group floor saltos by direction and beam saltos by shape), otherwise one
+    key serves all (apparatus ""). Returns (F1, the keys) after each step."""
     from benchmarks.gym.parse import Element, parse
     from benchmarks.world.domain import get
 
     reference = get("gym").scheme()["group_scheme"]
     params = {y: parse(y).params() for y in labels_of(reference)}
+    scopes = sorted({p["apparatus"] for p in params.values()}) if per_apparatus else [""]
 
-    def f1(key: list[str]) -> float:
+    def scope(p: dict) -> str:
+        return p["apparatus"] if per_apparatus else ""
+
+    def f1(keys: dict[str, list[str]]) -> float:
         groups: dict[tuple, list[str]] = {}
         for y, p in params.items():
-            groups.setdefault(tuple(p[k] for k in key), []).append(y)
+            groups.setdefault((scope(p), *(p[k] for k in keys[scope(p)])), []).append(y)
         return pairwise_agreement({str(k): v for k, v in groups.items()}, reference)["f1"]
 
-    chosen: list[str] = []
+    keys: dict[str, list[str]] = {a: [] for a in scopes}
     path, best = [], 0.0
     names = [f.name for f in fields(Element)]
     while True:
-        gain, name = max((f1(chosen + [n]), n) for n in names if n not in chosen)
+        gain, a, name = max((f1({**keys, a: keys[a] + [n]}), a, n) for a in scopes for n in names if n not in keys[a])
         if gain <= best:
             return path
-        best, chosen = gain, chosen + [name]
-        path.append((gain, list(chosen)))
+        best, keys = gain, {**keys, a: keys[a] + [name]}
+        path.append((gain, {k: list(v) for k, v in keys.items()}))
