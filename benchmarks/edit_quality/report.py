@@ -146,6 +146,7 @@ def purity_table(doc: dict) -> list[str]:
                                f"(range {min(values):.2f}-{max(values):.2f})")
     return lines + [""] + summary if summary else []
 
+
 def target_table(doc: dict, keys: Sequence[str], kind_of: dict[str, str] = KIND) -> list[str]:
     lines = ["| model | target | kind | k | " + " | ".join(f"{BY_KEY[k].label}: G / L" for k in keys) + " |",
              "|" + "---|" * (4 + len(keys))]
@@ -376,9 +377,9 @@ words are not):
   refined rows average 59 generality against one-shot's 85: refinement finds the clusters, but the text
   rows name them wrongly (Something colliding 15 against 85, Tilting 33 against 97, Letting something roll
   53 against 99), and nothing without a label can correct a naming. The refinement's width (tau 1) was
-  chosen on seed 0's val scores of both models, so the refined rows are upper estimates. With one labelled clip per
-  subcategory, the pool's other-label clips as negatives and calibration give the best high-locality rows
-  of the table: 59.1 / 56.5 generality at 99.6 / 99.5.
+  chosen on seed 0's val scores of both models, so the refined rows are upper estimates. With one
+  labelled clip per subcategory, the pool's other-label clips as negatives and calibration give the best
+  high-locality rows of the table: 59.1 / 56.5 generality at 99.6 / 99.5.
 - **Hierarchical vs flat.** At temperature 1 hierarchical MA keeps 99.9 locality but only 0.87x flat MA's
   generality: a subcategory's logit is at most z[c], so a target clip whose rows are unsure loses to a
   runner-up label. Sharing c's probability at temperature 0.25 (the new default) gives 40.3 / 37.8, 0.94x
