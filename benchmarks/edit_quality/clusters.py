@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.edit_quality.data import World, head_session, run_head
+from benchmarks.edit_quality.data import World
+from catsplit.compiler.compile import Pool
 
 RESTARTS = 10   # k-means runs per target; the one with the lowest within-cluster sum of squares is kept
 ITERATIONS = 100
@@ -47,17 +48,16 @@ def purity(assign: np.ndarray, truth: list[str]) -> float:
 def cluster_purity(world: World) -> dict[str, dict]:
     """Per target: k, the deploy clips the original model calls c, how many of them are the target's own,
     and the k-means purity of those clips against their labels (None with no more clips than k)."""
-    feats = world.deploy_feats
-    pred = run_head(head_session(world.head), feats[:, None]).argmax(-1)[:, 0]
+    pool = Pool.of(world.head, world.deploy_feats)   # "called c" exactly as refinement decides it
     out = {}
     for target in world.targets:
-        c, k = world.bundle.labels.index(target), len(world.fine(target))
-        called = np.flatnonzero(pred == c)
+        fine = set(world.fine(target))
+        called = np.flatnonzero(pool.called(world.bundle.labels.index(target)))
         labels = [world.deploy[i].label for i in called]
-        out[target] = {"k": k, "called_c": int(len(called)),
-                       "inside": int(sum(y in set(world.fine(target)) for y in labels)), "purity": None}
+        k = len(fine)
+        out[target] = {"k": k, "called_c": int(len(called)), "inside": sum(y in fine for y in labels), "purity": None}
         if len(called) > k:
-            x = feats[called].astype(np.float64)
+            x = pool.features[called].astype(np.float64)
             z = (x - x.mean(0)) / (x.std(0) + 1e-6)
             out[target]["purity"] = round(purity(kmeans(z, k, np.random.default_rng(0)), labels), 4)
     return out
